@@ -1,0 +1,117 @@
+import { awscdk, javascript } from 'projen';
+
+// aws-cdk-lib 2.258+ writes a cloud-assembly schema that @aws-cdk/integ-runner cannot read yet,
+// so 2.257.0 is both the version we build and test against and the peer floor we promise users.
+const CDK_VERSION = '2.257.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-proxysql',
+  description:
+    'ProxySQL on ECS Fargate behind an internal NLB for Aurora MySQL, RDS for MySQL or any MySQL: connection pooling and read/write splitting for AWS Lambda.',
+  keywords: ['cdk', 'awscdk', 'proxysql', 'mysql', 'aurora', 'rds', 'fargate', 'lambda', 'connection-pooling'],
+  author: 'cdk-proxysql maintainers',
+  authorAddress: 'maintainers@cdk-proxysql.invalid',
+  repositoryUrl: 'https://github.com/cdkproxysql/cdk-proxysql.git',
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+
+  cdkVersion: CDK_VERSION,
+  jsiiVersion: '~6.0.0',
+
+  // Our CI is `.ci/run` on a clean clone; no hosted workflows or release automation are generated.
+  github: false,
+  release: false,
+
+  publishToPypi: {
+    distName: 'cdk-proxysql',
+    module: 'cdk_proxysql',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkproxysql',
+    mavenGroupId: 'io.github.cdkproxysql',
+    mavenArtifactId: 'cdk-proxysql',
+  },
+
+  tsconfigDevFile: 'tsconfig.dev.json',
+
+  devDeps: [
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/integ-runner@^2.197.0',
+    'aws-cdk@^2.1000.0',
+    'cdk-nag@^3',
+    'mysql2@^3',
+    '@aws-sdk/client-secrets-manager@^3',
+    '@types/aws-lambda@^8',
+  ],
+
+  // Handlers are `src/**/*.lambda.ts`; projen bundles each with esbuild into assets/ and generates
+  // a `*-function.ts` construct for it. The AWS SDK v3 is provided by the Lambda runtime.
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    bundlingOptions: {
+      externals: ['@aws-sdk/*'],
+    },
+  },
+
+  jestOptions: {
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      // One private MariaDB server for the whole run (see test/fixtures/mariadb.ts).
+      globalSetup: '<rootDir>/test/fixtures/global-setup.ts',
+      globalTeardown: '<rootDir>/test/fixtures/global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  },
+
+});
+
+project.gitignore.exclude('cdk.out/', '.tmp/', '/test/consumers/python/.venv/', '/test/consumers/java/target/');
+// integ-runner stages asset bodies next to each snapshot; only the templates and manifests are kept.
+project.gitignore.exclude('/integ/**/*.snapshot/asset.*');
+project.npmignore?.exclude('/integ/', '/.ci/', '/.tmp/', 'cdk.out/');
+
+// The ProxySQL start script and other runtime files ship with the library.
+project.npmignore?.addPatterns('!/lib/**/*.sh');
+
+// ---------------------------------------------------------------------------------------------
+// Tests: jest, then a type-check of integ/, then integ-runner snapshot verification (never deploys).
+// ---------------------------------------------------------------------------------------------
+const INTEG_RUNNER = 'integ-runner --directory integ --language typescript --parallel-regions us-east-1';
+
+const integTypecheck = project.addTask('integ:typecheck', {
+  description: 'Type-check the integ apps',
+  exec: 'tsc --noEmit -p integ/tsconfig.json',
+});
+
+const integVerify = project.addTask('integ', {
+  description: 'Verify the committed integ snapshots (synth only, never deploys)',
+  env: { TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: INTEG_RUNNER,
+});
+
+project.addTask('integ:update', {
+  description: 'Refresh the integ snapshots after a construct change (synth only, never deploys)',
+  env: { TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: `${INTEG_RUNNER} --update-on-failed --dry-run`,
+});
+
+const bundle = project.tasks.tryFind('bundle');
+project.testTask.reset();
+if (bundle) {
+  // Constructs reference the bundled handlers, so tests need them even without a prior compile.
+  project.testTask.spawn(bundle);
+}
+project.testTask.exec('jest --passWithNoTests --ci', { receiveArgs: true });
+project.testTask.spawn(integTypecheck);
+project.testTask.spawn(integVerify);
+project.testTask.spawn(project.eslint!.eslintTask);
+
+project.addTask('demo', {
+  description: 'Synthesize the reference topology into cdk.out and print what would be deployed',
+  env: { TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: 'ts-node --project tsconfig.dev.json integ/demo.ts',
+});
+
+project.synth();
