@@ -1,0 +1,493 @@
+import { Token } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { ProxySqlConfigOptions } from './options';
+import { QueryRuleOptions, QueryRules, RuleDestination } from './query-rules';
+import { findUnsupportedRe2Construct } from './re2-check';
+import { BackendTopology, ProxySqlServer } from './topology';
+import { ProxySqlUserOptions } from './users';
+
+/** Env var (not secret) that carries the rendered template to the start script. */
+export const TEMPLATE_ENV = 'PROXYSQL_CONFIG_TEMPLATE';
+/** Env var naming the admin port, for the stop handler and the health check. */
+export const ADMIN_PORT_ENV = 'PROXYSQL_ADMIN_PORT';
+/** Env var naming the writer hostgroup, for the health check. */
+export const WRITER_HOSTGROUP_ENV = 'PROXYSQL_WRITER_HOSTGROUP';
+/** Env vars holding the admin credentials; the start script also uses them for `PROXYSQL PAUSE`. */
+export const ADMIN_USERNAME_ENV = 'PROXYSQL_SECRET_ADMIN_USERNAME';
+export const ADMIN_PASSWORD_ENV = 'PROXYSQL_SECRET_ADMIN_PASSWORD';
+
+/**
+ * How the start script must escape a secret before it goes into the file. ProxySQL pastes config
+ * values into SQL text without escaping (lib/ProxySQL_Config.cpp): `mysql_users` username and
+ * password inside '...' (Read_MySQL_Users_from_configfile), global variables inside "..."
+ * (Read_Global_Variables_from_configfile). SQLite reads a doubled quote inside a quoted literal
+ * as one quote, so the script doubles the quote of the context and the value arrives intact.
+ */
+export enum SecretQuoting {
+  /** Pasted inside '...': double `'`. */
+  SINGLE = 'sq',
+  /** Pasted inside "...": double `"`. */
+  DOUBLE = 'dq',
+  /** admin_credentials: like DOUBLE, and `:`/`;` are refused because they separate credentials. */
+  ADMIN = 'adm',
+}
+
+/** The placeholder the start script replaces with the escaped value of env var `name`. */
+export function placeholder(envVar: string, quoting: SecretQuoting): string {
+  return `%{${envVar}:${quoting}}`;
+}
+const PLACEHOLDER_MARKER = '%{PROXYSQL_SECRET_';
+
+/** Where the configuration runs. */
+export interface ProxySqlConfigurationProps {
+  readonly options: ProxySqlConfigOptions;
+  readonly topology: BackendTopology;
+  /** Secret in the RDS JSON shape with the admin `username` and `password`. */
+  readonly adminSecret: secretsmanager.ISecret;
+  /** Secret in the RDS JSON shape with the monitor `username` and `password`. */
+  readonly monitorSecret: secretsmanager.ISecret;
+  /** Users to configure when `options.users` is empty (e.g. the backend's app user). */
+  readonly defaultUsers?: secretsmanager.ISecret[];
+  /** vCPUs of the task (0.25 and up). */
+  readonly vcpus: number;
+  /** Memory of the task in MiB. */
+  readonly memoryMiB: number;
+  /** Address the admin interface listens on. @default '127.0.0.1' */
+  readonly adminListenAddress?: string;
+  /** Prefix of error messages, e.g. the construct name. @default 'ProxySqlFargate' */
+  readonly context?: string;
+}
+
+/** An ECS secret to map to an env var of the container. */
+export interface SecretReference {
+  readonly secret: secretsmanager.ISecret;
+  readonly field: string;
+}
+
+/** What the container needs. */
+export interface RenderedConfig {
+  /** libconfig text with placeholders instead of secret values. */
+  readonly template: string;
+  /** Env var → secret field; map each with `ecs.Secret.fromSecretsManager(secret, field)`. */
+  readonly secretEnvironment: { [envVar: string]: SecretReference };
+  /** Plain env vars the start script and health check read (includes the template). */
+  readonly environment: { [envVar: string]: string };
+  readonly trafficPort: number;
+  readonly adminPort: number;
+  readonly restApiPort?: number;
+}
+
+/** Defaults, each explained in the JSDoc of `ProxySqlConfigOptions` and in the README. */
+export const DEFAULTS = {
+  writerHostgroup: 10,
+  readerHostgroup: 20,
+  trafficPort: 6033,
+  adminPort: 6032,
+  restApiPort: 6070,
+  serverVersion: '8.0.39',
+  connectionMaxAgeMs: 300_000,
+  monitorConnectIntervalMs: 60_000,
+  monitorPingIntervalMs: 10_000,
+  monitorReadOnlyIntervalMs: 1_000,
+  monitorReadOnlyTimeoutMs: 800,
+  maxWorkerThreads: 256,
+  /** Memory kept for ProxySQL itself (query digests, caches, threads) before sizing connections. */
+  reservedMemoryMiB: 256,
+  /** Client connections per MiB above the reserve (a 256 KiB budget per connection). */
+  connectionsPerMiB: 4,
+  minClientConnections: 256,
+  maxClientConnections: 100_000,
+};
+
+/** Typed mysql variables that the raw escape hatch may not override, with the prop to use instead. */
+const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
+  threads: 'workerThreads',
+  max_connections: 'maxClientConnections',
+  connection_max_age_ms: 'connectionMaxAgeMs',
+  monitor_connect_interval: 'monitorConnectIntervalMs',
+  monitor_ping_interval: 'monitorPingIntervalMs',
+  monitor_read_only_interval: 'monitorReadOnlyIntervalMs',
+  monitor_read_only_timeout: 'monitorReadOnlyTimeoutMs',
+  monitor_writer_is_also_reader: 'writerIsAlsoReader',
+  have_ssl: 'frontendTls',
+  interfaces: 'trafficPort',
+  server_version: 'the backend topology (serverVersion)',
+  monitor_username: 'the monitor secret',
+  monitor_password: 'the monitor secret',
+};
+const TYPED_ADMIN_VARIABLES: { [name: string]: string } = {
+  admin_credentials: 'the admin secret',
+  mysql_ifaces: 'adminPort',
+  restapi_enabled: 'restApi',
+  restapi_port: 'restApiPort',
+};
+
+/** Escape a plain (non-secret) string for a libconfig "..." string. Tokens pass through untouched. */
+function lcString(value: string): string {
+  if (Token.isUnresolved(value)) return `"${value}"`;
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t').replace(/\r/g, '\\r')}"`;
+}
+
+/**
+ * The ProxySQL configuration: validated on construction, rendered to libconfig by `render()`.
+ */
+export class ProxySqlConfiguration {
+  private readonly props: ProxySqlConfigurationProps;
+  private readonly ctx: string;
+  private readonly writerHg: number;
+  private readonly readerHg: number;
+  private readonly trafficPort: number;
+  private readonly adminPort: number;
+  private readonly restApiPort?: number;
+  private readonly users: Array<{ secret: secretsmanager.ISecret; path: string; options: ProxySqlUserOptions }>;
+  private readonly rules: Array<{ id: number; path: string; rule: QueryRuleOptions; builtIn: boolean }>;
+  private readonly hasReaders: boolean;
+
+  constructor(props: ProxySqlConfigurationProps) {
+    this.props = props;
+    this.ctx = props.context ?? 'ProxySqlFargate';
+    const o = props.options;
+    this.writerHg = o.writerHostgroup ?? DEFAULTS.writerHostgroup;
+    this.readerHg = o.readerHostgroup ?? DEFAULTS.readerHostgroup;
+    this.trafficPort = o.trafficPort ?? DEFAULTS.trafficPort;
+    this.adminPort = o.adminPort ?? DEFAULTS.adminPort;
+    this.restApiPort = o.restApi ? (o.restApiPort ?? DEFAULTS.restApiPort) : undefined;
+    this.hasReaders = (props.topology.readers ?? []).length > 0;
+
+    if (o.users && o.users.length > 0) {
+      this.users = o.users.map((u, i) => ({ secret: u.secret, path: `users[${i}]`, options: u.options }));
+    } else {
+      this.users = (props.defaultUsers ?? []).map((secret, i) => ({ secret, path: `defaultUsers[${i}]`, options: {} }));
+    }
+    this.rules = (o.queryRules ?? QueryRules.readWriteSplit())._resolve();
+    this.validate();
+  }
+
+  private fail(path: string, rule: string, value: unknown): never {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    throw new Error(`${this.ctx}: ${path} ${rule} (got ${shown})`);
+  }
+
+  private int(path: string, value: number | undefined, min: number, max: number): void {
+    if (value === undefined || Token.isUnresolved(value)) return;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `must be an integer from ${min} to ${max}`, value);
+    }
+  }
+
+  /** A string ProxySQL pastes into SQL inside `quote`: that quote would silently drop the row. */
+  private sqlSafe(path: string, value: string | undefined, quote: '"' | '\''): void {
+    if (value === undefined || Token.isUnresolved(value)) return;
+    if (value.includes(quote)) {
+      this.fail(path, `must not contain ${quote} (ProxySQL pastes it into SQL unescaped and would drop the entry)`, value);
+    }
+    if (value.includes(PLACEHOLDER_MARKER)) this.fail(path, `must not contain "${PLACEHOLDER_MARKER}"`, value);
+    if (/[\u0000-\u001f]/.test(value)) this.fail(path, 'must not contain control characters', value);
+  }
+
+  private validate(): void {
+    const o = this.props.options;
+    const t = this.props.topology;
+    this.int('writerHostgroup', o.writerHostgroup, 0, 2147483647);
+    this.int('readerHostgroup', o.readerHostgroup, 0, 2147483647);
+    if (this.writerHg === this.readerHg) {
+      this.fail('readerHostgroup', 'must differ from writerHostgroup', this.readerHg);
+    }
+    this.int('trafficPort', o.trafficPort, 1, 65535);
+    this.int('adminPort', o.adminPort, 1, 65535);
+    this.int('restApiPort', o.restApiPort, 1, 65535);
+    if (this.adminPort === this.trafficPort) this.fail('adminPort', 'must differ from trafficPort', this.adminPort);
+    if (this.restApiPort !== undefined && (this.restApiPort === this.trafficPort || this.restApiPort === this.adminPort)) {
+      this.fail('restApiPort', 'must differ from trafficPort and adminPort', this.restApiPort);
+    }
+    this.int('workerThreads', o.workerThreads, 1, DEFAULTS.maxWorkerThreads);
+    this.int('maxClientConnections', o.maxClientConnections, 1, 1_000_000);
+    this.int('connectionMaxAgeMs', o.connectionMaxAgeMs, 0, 86_400_000);
+    this.int('monitorConnectIntervalMs', o.monitorConnectIntervalMs, 100, 604_800_000);
+    this.int('monitorPingIntervalMs', o.monitorPingIntervalMs, 100, 604_800_000);
+    this.int('monitorReadOnlyIntervalMs', o.monitorReadOnlyIntervalMs, 100, 604_800_000);
+    this.int('monitorReadOnlyTimeoutMs', o.monitorReadOnlyTimeoutMs, 100, 600_000);
+    if (!Token.isUnresolved(this.props.vcpus) && !(this.props.vcpus > 0)) this.fail('cpu', 'must be positive', this.props.vcpus);
+    if (!Token.isUnresolved(this.props.memoryMiB) && !(this.props.memoryMiB > 0)) this.fail('memoryLimitMiB', 'must be positive', this.props.memoryMiB);
+
+    // Topology
+    this.server('topology.writer', t.writer);
+    (t.readers ?? []).forEach((r, i) => this.server(`topology.readers[${i}]`, r));
+    this.sqlSafe('topology.serverVersion', t.serverVersion, '"');
+    if (t.serverVersion !== undefined && !Token.isUnresolved(t.serverVersion) && !/^\d+\.\d+\.\d+/.test(t.serverVersion)) {
+      this.fail('topology.serverVersion', 'must start with a version like 8.0.39', t.serverVersion);
+    }
+    const a = t.auroraDiscovery;
+    if (a) {
+      this.sqlSafe('topology.auroraDiscovery.domainName', a.domainName, '\'');
+      if (!Token.isUnresolved(a.domainName) && !a.domainName.startsWith('.')) {
+        this.fail('topology.auroraDiscovery.domainName', 'must start with "." (instance endpoints are <instance-id><domainName>)', a.domainName);
+      }
+      this.int('topology.auroraDiscovery.port', a.port, 1, 65535);
+      this.int('topology.auroraDiscovery.maxLagMs', a.maxLagMs, 10, 600_000);
+      this.int('topology.auroraDiscovery.checkIntervalMs', a.checkIntervalMs, 100, 600_000);
+      this.int('topology.auroraDiscovery.checkTimeoutMs', a.checkTimeoutMs, 80, 3000);
+      this.int('topology.auroraDiscovery.lagNumChecks', a.lagNumChecks, 1, 16);
+      this.int('topology.auroraDiscovery.newReaderWeight', a.newReaderWeight, 0, 10_000_000);
+      this.int('topology.auroraDiscovery.addLagMs', a.addLagMs, 0, 600_000);
+      this.int('topology.auroraDiscovery.minLagMs', a.minLagMs, 0, 600_000);
+      if (a.checkTimeoutMs !== undefined && a.checkIntervalMs !== undefined && a.checkTimeoutMs >= a.checkIntervalMs) {
+        this.fail('topology.auroraDiscovery.checkTimeoutMs', `must be less than checkIntervalMs (${a.checkIntervalMs})`, a.checkTimeoutMs);
+      }
+    }
+
+    // Users
+    if (this.users.length === 0) {
+      this.fail('users', 'must name at least one user (or the backend must provide its application user)', '[]');
+    }
+    const seen = new Map<string, string>();
+    for (const u of this.users) {
+      const key = u.secret.secretArn;
+      const earlier = seen.get(key);
+      if (earlier) this.fail(u.path, `uses the same secret as ${earlier}: usernames must be unique`, key);
+      seen.set(key, u.path);
+      this.int(`${u.path}.maxConnections`, u.options.maxConnections, 1, 10_000_000);
+      const hg = u.options.defaultHostgroup;
+      if (hg !== undefined && !Token.isUnresolved(hg) && hg !== this.writerHg && hg !== this.readerHg) {
+        this.fail(`${u.path}.defaultHostgroup`, `must be the writer (${this.writerHg}) or reader (${this.readerHg}) hostgroup`, hg);
+      }
+      this.sqlSafe(`${u.path}.defaultSchema`, u.options.defaultSchema, '\'');
+    }
+    if (seen.has(this.props.adminSecret.secretArn) || seen.has(this.props.monitorSecret.secretArn)) {
+      this.fail('users', 'must not include the admin or monitor secret', 'a shared secret');
+    }
+
+    // Query rules
+    if (this.rules.filter(r => r.path.startsWith('queryRules.before')).length > 899) {
+      this.fail('queryRules', 'may hold at most 899 rules before the defaults', this.rules.length);
+    }
+    for (const { path, rule, builtIn } of this.rules) {
+      if (builtIn) continue;
+      const label = rule.comment ? `${path} (${JSON.stringify(rule.comment)})` : path;
+      if (!Token.isUnresolved(rule.match)) {
+        if (rule.match.length === 0) this.fail(`${label}.match`, 'must not be empty', rule.match);
+        const bad = findUnsupportedRe2Construct(rule.match);
+        if (bad) this.fail(`${label}.match`, `uses ${bad}, which ProxySQL's regex engine (RE2) does not support`, rule.match);
+      }
+      this.sqlSafe(`${label}.match`, rule.match, '"');
+      this.sqlSafe(`${label}.comment`, rule.comment, '"');
+      this.int(`${label}.cacheTtlMs`, rule.cacheTtlMs, 0, 2147483647);
+      this.int(`${label}.timeoutMs`, rule.timeoutMs, 0, 2147483647);
+      this.destination(`${label}.destination`, rule.destination);
+      this.destination(`${label}.mirror`, rule.mirror);
+    }
+
+    // Raw variables
+    this.raw('rawMysqlVariables', o.rawMysqlVariables, TYPED_MYSQL_VARIABLES);
+    this.raw('rawAdminVariables', o.rawAdminVariables, TYPED_ADMIN_VARIABLES);
+    if (this.props.adminListenAddress !== undefined) this.sqlSafe('adminListenAddress', this.props.adminListenAddress, '"');
+  }
+
+  private server(path: string, s: ProxySqlServer): void {
+    if (!Token.isUnresolved(s.host) && s.host.trim() === '') this.fail(`${path}.host`, 'must not be empty', s.host);
+    this.sqlSafe(`${path}.host`, s.host, '"');
+    this.int(`${path}.port`, s.port, 1, 65535);
+    this.int(`${path}.weight`, s.weight, 0, 10_000_000);
+    this.int(`${path}.maxConnections`, s.maxConnections, 0, 10_000);
+  }
+
+  private destination(path: string, d: RuleDestination | undefined): void {
+    if (!d) return;
+    if (d.kind === 'hostgroup') {
+      const id = d.hostgroupId!;
+      if (!Token.isUnresolved(id) && id !== this.writerHg && id !== this.readerHg) {
+        this.fail(path, `must be a known hostgroup: writer ${this.writerHg} or readers ${this.readerHg}`, id);
+      }
+    }
+    const id = this.hostgroupOf(d);
+    if (id === this.readerHg && !this.hasReaders) {
+      this.fail(path, 'sends queries to the readers, but the backend has no readers', d.kind);
+    }
+  }
+
+  private raw(path: string, vars: { [name: string]: string } | undefined, typed: { [name: string]: string }): void {
+    for (const [name, value] of Object.entries(vars ?? {})) {
+      if (!/^[a-z][a-z0-9_]*$/.test(name)) {
+        this.fail(`${path}.${name}`, 'must be a variable name without its prefix (lower case letters, digits, _)', name);
+      }
+      if (typed[name]) this.fail(`${path}.${name}`, `is set by ${typed[name]}; use that instead`, value);
+      if (typeof value !== 'string') this.fail(`${path}.${name}`, 'must be a string', value);
+      this.sqlSafe(`${path}.${name}`, value, '"');
+    }
+  }
+
+  private hostgroupOf(d: RuleDestination): number {
+    if (d.kind === 'writer') return this.writerHg;
+    if (d.kind === 'readers') return this.readerHg;
+    return d.hostgroupId!;
+  }
+
+  /** The secrets of the users ProxySQL is configured with (for the database bootstrap). */
+  public get userSecrets(): secretsmanager.ISecret[] {
+    return this.users.map(u => u.secret);
+  }
+
+  /** Render the libconfig template and the env vars the container needs. */
+  public render(): RenderedConfig {
+    const o = this.props.options;
+    const t = this.props.topology;
+    const secretEnvironment: { [envVar: string]: SecretReference } = {};
+    const secretRef = (envVar: string, secret: secretsmanager.ISecret, field: string, quoting: SecretQuoting) => {
+      secretEnvironment[envVar] = { secret, field };
+      return placeholder(envVar, quoting);
+    };
+    const lines: string[] = [];
+    const push = (...s: string[]) => lines.push(...s);
+    const kv = (entries: Array<[string, string | number | boolean | undefined]>, indent: string) =>
+      entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${indent}${k}=${typeof v === 'string' ? lcString(v) : String(v)}`);
+
+    push('# ProxySQL configuration rendered by cdk-proxysql. Secrets are placeholders filled in at start-up.');
+    // Read by the start script so the stop handler and the health check need no extra env vars.
+    push(`# cdk-proxysql admin_port=${this.adminPort}`);
+    push(`# cdk-proxysql writer_hostgroup=${this.writerHg}`);
+
+    // admin
+    const adminCreds = `${secretRef(ADMIN_USERNAME_ENV, this.props.adminSecret, 'username', SecretQuoting.ADMIN)}:${secretRef(ADMIN_PASSWORD_ENV, this.props.adminSecret, 'password', SecretQuoting.ADMIN)}`;
+    push('admin_variables=');
+    push('{');
+    push(`  admin_credentials="${adminCreds}"`);
+    push(...kv([
+      ['mysql_ifaces', `${this.props.adminListenAddress ?? '127.0.0.1'}:${this.adminPort}`],
+      ['restapi_enabled', this.restApiPort !== undefined],
+      ['restapi_port', this.restApiPort],
+      ['web_enabled', false],
+      ...Object.entries(o.rawAdminVariables ?? {}),
+    ], '  '));
+    push('}');
+
+    // mysql
+    const memory = this.props.memoryMiB;
+    const maxConn = o.maxClientConnections ?? Math.min(DEFAULTS.maxClientConnections,
+      Math.max(DEFAULTS.minClientConnections, Math.floor((memory - DEFAULTS.reservedMemoryMiB) * DEFAULTS.connectionsPerMiB)));
+    const threads = o.workerThreads ?? Math.min(DEFAULTS.maxWorkerThreads, Math.max(1, Math.floor(this.props.vcpus)));
+    push('mysql_variables=');
+    push('{');
+    push(`  monitor_username="${secretRef('PROXYSQL_SECRET_MONITOR_USERNAME', this.props.monitorSecret, 'username', SecretQuoting.DOUBLE)}"`);
+    push(`  monitor_password="${secretRef('PROXYSQL_SECRET_MONITOR_PASSWORD', this.props.monitorSecret, 'password', SecretQuoting.DOUBLE)}"`);
+    push(...kv([
+      ['threads', threads],
+      ['max_connections', maxConn],
+      ['interfaces', `0.0.0.0:${this.trafficPort}`],
+      ['server_version', t.serverVersion ?? DEFAULTS.serverVersion],
+      ['have_ssl', o.frontendTls ?? true],
+      ['connection_max_age_ms', o.connectionMaxAgeMs ?? DEFAULTS.connectionMaxAgeMs],
+      ['monitor_enabled', true],
+      ['monitor_connect_interval', o.monitorConnectIntervalMs ?? DEFAULTS.monitorConnectIntervalMs],
+      ['monitor_ping_interval', o.monitorPingIntervalMs ?? DEFAULTS.monitorPingIntervalMs],
+      ['monitor_read_only_interval', o.monitorReadOnlyIntervalMs ?? DEFAULTS.monitorReadOnlyIntervalMs],
+      ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
+      ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
+      ...Object.entries(o.rawMysqlVariables ?? {}),
+    ], '  '));
+    push('}');
+
+    // servers
+    const servers: Array<[number, ProxySqlServer]> = [[this.writerHg, t.writer], ...(t.readers ?? []).map(r => [this.readerHg, r] as [number, ProxySqlServer])];
+    push('mysql_servers=');
+    push('(');
+    push(servers.map(([hg, s]) => '  { ' + kv([
+      ['hostgroup_id', hg],
+      ['hostname', s.host],
+      ['port', s.port ?? 3306],
+      ['weight', s.weight ?? 1],
+      ['max_connections', s.maxConnections ?? 1000],
+      ['use_ssl', s.useSsl ? 1 : 0],
+    ], '').join(', ') + ' }').join(',\n'));
+    push(')');
+
+    const a = t.auroraDiscovery;
+    if (a) {
+      push('mysql_aws_aurora_hostgroups=');
+      push('(');
+      push('  { ' + kv([
+        ['writer_hostgroup', this.writerHg],
+        ['reader_hostgroup', this.readerHg],
+        ['active', 1],
+        ['aurora_port', a.port ?? 3306],
+        ['domain_name', a.domainName],
+        ['max_lag_ms', a.maxLagMs ?? 600_000],
+        ['check_interval_ms', a.checkIntervalMs ?? 1000],
+        ['check_timeout_ms', a.checkTimeoutMs ?? 800],
+        ['writer_is_also_reader', a.writerIsAlsoReader ? 1 : 0],
+        ['new_reader_weight', a.newReaderWeight ?? 1],
+        ['add_lag_ms', a.addLagMs ?? 30],
+        ['min_lag_ms', a.minLagMs ?? 30],
+        ['lag_num_checks', a.lagNumChecks ?? 1],
+        ['comment', 'cdk-proxysql aurora discovery'],
+      ], '').join(', ') + ' }');
+      push(')');
+    } else if (t.replicationCheck) {
+      push('mysql_replication_hostgroups=');
+      push('(');
+      push('  { ' + kv([
+        ['writer_hostgroup', this.writerHg],
+        ['reader_hostgroup', this.readerHg],
+        ['check_type', t.replicationCheck.value],
+        ['comment', 'cdk-proxysql read_only check'],
+      ], '').join(', ') + ' }');
+      push(')');
+    }
+
+    // users
+    push('mysql_users=');
+    push('(');
+    push(this.users.map((u, i) => {
+      const uo = u.options;
+      return '  { ' + [
+        `username="${secretRef(`PROXYSQL_SECRET_USER_${i}_USERNAME`, u.secret, 'username', SecretQuoting.SINGLE)}"`,
+        `password="${secretRef(`PROXYSQL_SECRET_USER_${i}_PASSWORD`, u.secret, 'password', SecretQuoting.SINGLE)}"`,
+        ...kv([
+          ['active', 1],
+          ['default_hostgroup', uo.defaultHostgroup ?? this.writerHg],
+          ['transaction_persistent', uo.transactionPersistent === false ? 0 : 1],
+          ['fast_forward', uo.fastForward ? 1 : 0],
+          ['use_ssl', uo.useSsl ? 1 : 0],
+          ['max_connections', uo.maxConnections ?? 10000],
+          ['default_schema', uo.defaultSchema],
+        ], ''),
+      ].join(', ') + ' }';
+    }).join(',\n'));
+    push(')');
+
+    // rules: built-in rules aimed at the readers are left out when there are none, so those
+    // statements fall through to the default hostgroup (the writer) instead of an empty hostgroup.
+    const rules = this.rules.filter(r => !(r.builtIn && r.rule.destination === RuleDestination.READERS && !this.hasReaders));
+    if (rules.length > 0) {
+      push('mysql_query_rules=');
+      push('(');
+      push(rules.map(({ id, rule }) => '  { ' + kv([
+        ['rule_id', id],
+        ['active', 1],
+        ['match_digest', rule.match],
+        ['re_modifiers', rule.caseSensitive ? '' : 'CASELESS'],
+        ['destination_hostgroup', rule.destination ? this.hostgroupOf(rule.destination) : undefined],
+        ['cache_ttl', rule.cacheTtlMs],
+        ['multiplex', rule.multiplex === undefined ? undefined : (rule.multiplex ? 1 : 0)],
+        ['timeout', rule.timeoutMs],
+        ['mirror_hostgroup', rule.mirror ? this.hostgroupOf(rule.mirror) : undefined],
+        ['apply', rule.apply === false ? 0 : 1],
+        ['comment', rule.comment],
+      ], '').join(', ') + ' }').join(',\n'));
+      push(')');
+    }
+
+    const template = lines.join('\n') + '\n';
+    return {
+      template,
+      secretEnvironment,
+      environment: {
+        [TEMPLATE_ENV]: template,
+        [ADMIN_PORT_ENV]: String(this.adminPort),
+        [WRITER_HOSTGROUP_ENV]: String(this.writerHg),
+      },
+      trafficPort: this.trafficPort,
+      adminPort: this.adminPort,
+      restApiPort: this.restApiPort,
+    };
+  }
+}

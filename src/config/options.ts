@@ -1,0 +1,126 @@
+import { QueryRules } from './query-rules';
+import { ProxySqlUser } from './users';
+
+/**
+ * Every user-facing setting of the ProxySQL configuration. `ProxySqlFargateProps` extends this, so
+ * everything here is optional and has a documented default.
+ */
+export interface ProxySqlConfigOptions {
+  /**
+   * Users clients log in with (also used by ProxySQL on the backend).
+   * @default - the backend's application user
+   */
+  readonly users?: ProxySqlUser[];
+
+  /**
+   * Query routing rules.
+   * @default QueryRules.readWriteSplit()
+   */
+  readonly queryRules?: QueryRules;
+
+  /**
+   * Hostgroup id of the writer.
+   * @default 10
+   */
+  readonly writerHostgroup?: number;
+
+  /**
+   * Hostgroup id of the readers.
+   * @default 20
+   */
+  readonly readerHostgroup?: number;
+
+  /**
+   * ProxySQL worker threads (`mysql-threads`, 1–256).
+   * @default - the task's vCPUs (at least 1): one worker per core, idle connections are handled by the idle threads
+   */
+  readonly workerThreads?: number;
+
+  /**
+   * Most client connections one ProxySQL task accepts (`mysql-max_connections`).
+   * @default - sized from task memory: (memoryMiB - 256) * 4, between 256 and 100000 (256 MiB kept for ProxySQL itself, 256 KiB budget per client connection)
+   */
+  readonly maxClientConnections?: number;
+
+  /**
+   * Retire pooled backend connections older than this (`mysql-connection_max_age_ms`); 0 keeps them forever.
+   * @default 300000 (5 minutes: connections follow DNS changes and a failover within minutes)
+   */
+  readonly connectionMaxAgeMs?: number;
+
+  /**
+   * How often the monitor opens a test connection to each server (`mysql-monitor_connect_interval`, ms).
+   * @default 60000 (ProxySQL's default)
+   */
+  readonly monitorConnectIntervalMs?: number;
+
+  /**
+   * How often the monitor pings each server (`mysql-monitor_ping_interval`, ms).
+   * @default 10000 (ProxySQL's default)
+   */
+  readonly monitorPingIntervalMs?: number;
+
+  /**
+   * How often the monitor reads read_only on each server (`mysql-monitor_read_only_interval`, ms).
+   * @default 1000 (a failover on replication hostgroups is noticed within about a second)
+   */
+  readonly monitorReadOnlyIntervalMs?: number;
+
+  /**
+   * Timeout of a read_only check (`mysql-monitor_read_only_timeout`, ms).
+   * @default 800
+   */
+  readonly monitorReadOnlyTimeoutMs?: number;
+
+  /**
+   * With replication checks, also put the server with read_only=0 in the reader hostgroup
+   * (`mysql-monitor_writer_is_also_reader`).
+   * @default false - reads stay off the writer (ProxySQL's own default is true)
+   */
+  readonly writerIsAlsoReader?: boolean;
+
+  /**
+   * Offer TLS to clients (`mysql-have_ssl`). ProxySQL generates a self-signed certificate in its datadir.
+   * @default true
+   */
+  readonly frontendTls?: boolean;
+
+  /**
+   * Port clients connect to ProxySQL on.
+   * @default 6033
+   */
+  readonly trafficPort?: number;
+
+  /**
+   * Port of the admin interface.
+   * @default 6032
+   */
+  readonly adminPort?: number;
+
+  /**
+   * Serve the REST API and Prometheus metrics at `/metrics` (`admin-restapi_enabled`).
+   * @default false
+   */
+  readonly restApi?: boolean;
+
+  /**
+   * Port of the REST API / Prometheus endpoint (`admin-restapi_port`).
+   * @default 6070
+   */
+  readonly restApiPort?: number;
+
+  /**
+   * Any other `mysql-*` variable, without the `mysql-` prefix, e.g. `{ default_query_timeout: '60000' }`.
+   * Values are written as strings (ProxySQL converts them). Names the typed props set and the
+   * monitor credentials cannot be given here.
+   * @default - none
+   */
+  readonly rawMysqlVariables?: { [name: string]: string };
+
+  /**
+   * Any other `admin-*` variable, without the `admin-` prefix. `admin_credentials`,
+   * `mysql_ifaces` and the REST API variables cannot be given here.
+   * @default - none
+   */
+  readonly rawAdminVariables?: { [name: string]: string };
+}

@@ -1,0 +1,223 @@
+/** Where a query rule sends the statements it matches. */
+export class RuleDestination {
+  /** The writer hostgroup (writes, locking reads, session state). */
+  public static readonly WRITER = new RuleDestination('writer');
+  /** The reader hostgroup (plain reads). Falls back to the writer when the backend has no readers. */
+  public static readonly READERS = new RuleDestination('readers');
+
+  /** A hostgroup by id; it must be the writer or the reader hostgroup of the configuration. */
+  public static hostgroup(id: number): RuleDestination {
+    return new RuleDestination('hostgroup', id);
+  }
+
+  /** `writer`, `readers` or `hostgroup`. */
+  public readonly kind: string;
+  /** The hostgroup id when `kind` is `hostgroup`. */
+  public readonly hostgroupId?: number;
+
+  private constructor(kind: string, hostgroupId?: number) {
+    this.kind = kind;
+    this.hostgroupId = hostgroupId;
+  }
+}
+
+/** One query rule (`mysql_query_rules`). Rules match the digest text with RE2, case-insensitively. */
+export interface QueryRuleOptions {
+  /**
+   * RE2 regular expression run against the statement's digest (`match_digest`): literals are `?`,
+   * whitespace is folded, comments are gone. Lookaround, backreferences, possessive quantifiers
+   * and atomic groups are rejected (RE2 does not have them). Use `\x22` for a double quote.
+   */
+  readonly match: string;
+
+  /**
+   * Where matching statements go (`destination_hostgroup`).
+   * @default - the session's current hostgroup (the rule only sets the other fields)
+   */
+  readonly destination?: RuleDestination;
+
+  /**
+   * Cache result sets of matching statements for this long (`cache_ttl`, milliseconds).
+   * @default - no caching
+   */
+  readonly cacheTtlMs?: number;
+
+  /**
+   * Allow (true) or forbid (false) connection multiplexing after a matching statement (`multiplex`).
+   * @default - ProxySQL decides (see the multiplexing notes in the README)
+   */
+  readonly multiplex?: boolean;
+
+  /**
+   * Kill a matching statement that runs longer than this (`timeout`, milliseconds).
+   * @default - mysql-default_query_timeout
+   */
+  readonly timeoutMs?: number;
+
+  /**
+   * Also send matching statements to this hostgroup and discard its results (`mirror_hostgroup`).
+   * @default - no mirroring
+   */
+  readonly mirror?: RuleDestination;
+
+  /**
+   * Stop evaluating later rules when this one matches (`apply`).
+   * @default true
+   */
+  readonly apply?: boolean;
+
+  /**
+   * Match case-sensitively (`re_modifiers` empty instead of `CASELESS`).
+   * @default false
+   */
+  readonly caseSensitive?: boolean;
+
+  /**
+   * Free text stored with the rule (`comment`).
+   * @default - none
+   */
+  readonly comment?: string;
+}
+
+/** Where custom rules go relative to the built-in rules. */
+export class RulePosition {
+  /** Evaluated before the built-in rules, so they win. */
+  public static readonly BEFORE_DEFAULTS = new RulePosition('before');
+  /** Evaluated after the built-in rules: only statements the defaults did not apply to. */
+  public static readonly AFTER_DEFAULTS = new RulePosition('after');
+
+  /** `before` or `after`. */
+  public readonly value: string;
+  private constructor(value: string) {
+    this.value = value;
+  }
+}
+
+/** Options of `QueryRules.readWriteSplit()`. */
+export interface ReadWriteSplitOptions {
+  /**
+   * Rules evaluated before the built-in read/write split rules.
+   * @default - none
+   */
+  readonly before?: QueryRuleOptions[];
+
+  /**
+   * Rules evaluated after the built-in read/write split rules.
+   * @default - none
+   */
+  readonly after?: QueryRuleOptions[];
+}
+
+/**
+ * The built-in read/write split. Order matters: the first matching rule with `apply` wins, and a
+ * statement no rule applies to goes to the user's default hostgroup (the writer).
+ * Patterns run on ProxySQL's digest text, so a literal such as `'FOR UPDATE'` is already `?`.
+ * @internal
+ */
+export const READ_WRITE_SPLIT_RULES: ReadonlyArray<QueryRuleOptions & { readonly why: string; readonly statement: string }> = [
+  {
+    statement: 'SELECT ... FOR UPDATE / FOR SHARE (incl. NOWAIT, SKIP LOCKED)',
+    match: '^\\(?\\s*SELECT\\b.*\\bFOR\\s+(UPDATE|SHARE)\\b',
+    destination: RuleDestination.WRITER,
+    why: 'locking read: the lock must be taken where the rows are written',
+    comment: 'rw-split: locking read',
+  },
+  {
+    statement: 'SELECT ... LOCK IN SHARE MODE',
+    match: '^\\(?\\s*SELECT\\b.*\\bLOCK\\s+IN\\s+SHARE\\s+MODE\\b',
+    destination: RuleDestination.WRITER,
+    why: 'locking read (pre-8.0 syntax)',
+    comment: 'rw-split: locking read',
+  },
+  {
+    statement: 'SELECT ... INTO @var / OUTFILE / DUMPFILE',
+    match: '^\\(?\\s*SELECT\\b.*\\bINTO\\b',
+    destination: RuleDestination.WRITER,
+    why: 'sets session state or writes a file',
+    comment: 'rw-split: select into',
+  },
+  {
+    statement: 'SELECT reading a user variable (@x, not @@system_var)',
+    match: '^\\(?\\s*SELECT\\b.*([^@]|^)@([^@]|$)',
+    destination: RuleDestination.WRITER,
+    why: 'user variables live on the connection that set them (the writer)',
+    comment: 'rw-split: user variable',
+  },
+  {
+    statement: 'SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), GET_LOCK() and other session functions; SQL_CALC_FOUND_ROWS',
+    match: '^\\(?\\s*SELECT\\b.*(\\b(LAST_INSERT_ID|FOUND_ROWS|ROW_COUNT|GET_LOCK|RELEASE_LOCK|RELEASE_ALL_LOCKS|IS_FREE_LOCK|IS_USED_LOCK|CONNECTION_ID)\\s*\\(|\\bSQL_CALC_FOUND_ROWS\\b)',
+    destination: RuleDestination.WRITER,
+    why: 'answers depend on the session that ran the previous statements',
+    comment: 'rw-split: session function',
+  },
+  {
+    statement: 'START TRANSACTION READ ONLY',
+    match: '^START\\s+TRANSACTION\\s+(WITH\\s+CONSISTENT\\s+SNAPSHOT\\s*,\\s*)?READ\\s+ONLY\\s*(,|$)',
+    destination: RuleDestination.READERS,
+    why: 'a read-only transaction cannot write; transaction_persistent keeps it on the reader',
+    comment: 'rw-split: read-only transaction',
+  },
+  {
+    statement: 'any other SELECT',
+    match: '^\\(?\\s*SELECT\\b',
+    destination: RuleDestination.READERS,
+    why: 'plain read',
+    comment: 'rw-split: plain read',
+  },
+];
+
+/** A set of query rules: the built-in read/write split and/or your own. */
+export class QueryRules {
+  /**
+   * The built-in read/write split: plain `SELECT`s and `START TRANSACTION READ ONLY` go to the
+   * readers; locking reads, `SELECT ... INTO`, reads of user variables and session functions go to
+   * the writer; everything else (writes, `BEGIN`, `SHOW`, `SET`, ...) falls through to the user's
+   * default hostgroup, the writer.
+   */
+  public static readWriteSplit(options: ReadWriteSplitOptions = {}): QueryRules {
+    return new QueryRules(true, options.before ?? [], options.after ?? []);
+  }
+
+  /** Only the given rules, no read/write split: everything else goes to the writer. */
+  public static custom(rules: QueryRuleOptions[]): QueryRules {
+    return new QueryRules(false, rules, []);
+  }
+
+  /** No rules at all: every statement goes to the user's default hostgroup (the writer). */
+  public static none(): QueryRules {
+    return new QueryRules(false, [], []);
+  }
+
+  /** Whether the built-in read/write split rules are included. */
+  public readonly includesReadWriteSplit: boolean;
+  private readonly before: QueryRuleOptions[];
+  private readonly after: QueryRuleOptions[];
+
+  private constructor(defaults: boolean, before: QueryRuleOptions[], after: QueryRuleOptions[]) {
+    this.includesReadWriteSplit = defaults;
+    this.before = [...before];
+    this.after = [...after];
+  }
+
+  /** Add a rule before (default) or after the built-in rules. Returns this set. */
+  public addRule(rule: QueryRuleOptions, position: RulePosition = RulePosition.BEFORE_DEFAULTS): QueryRules {
+    (position === RulePosition.AFTER_DEFAULTS ? this.after : this.before).push(rule);
+    return this;
+  }
+
+  /**
+   * The rules in evaluation order with their stable ids and the prop path to name in errors:
+   * rules before the defaults get ids 100.., the built-in rules 1000.., rules after the defaults
+   * 2000.. — so adding a custom rule never renumbers the built-in ones.
+   * @internal
+   */
+  public _resolve(): Array<{ id: number; path: string; rule: QueryRuleOptions; builtIn: boolean }> {
+    const out: Array<{ id: number; path: string; rule: QueryRuleOptions; builtIn: boolean }> = [];
+    this.before.forEach((rule, i) => out.push({ id: 100 + i, path: `queryRules.before[${i}]`, rule, builtIn: false }));
+    if (this.includesReadWriteSplit) {
+      READ_WRITE_SPLIT_RULES.forEach((rule, i) => out.push({ id: 1000 + 10 * i, path: `queryRules.readWriteSplit[${i}]`, rule, builtIn: true }));
+    }
+    this.after.forEach((rule, i) => out.push({ id: 2000 + i, path: `queryRules.after[${i}]`, rule, builtIn: false }));
+    return out;
+  }
+}

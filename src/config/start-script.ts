@@ -1,0 +1,167 @@
+/**
+ * The container command: renders the configuration from the template and the secrets in the
+ * environment, runs ProxySQL, and turns SIGTERM into a graceful drain.
+ *
+ * POSIX sh (dash in the official Debian-based image) plus awk, sed, coreutils. Secret values are
+ * only ever read by awk from ENVIRON, so they never appear on a command line, in `set -x` output
+ * or in a log line.
+ */
+import { ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, TEMPLATE_ENV } from './configuration';
+
+/** Env var with the libconfig template (placeholders, no secrets). */
+export const CONFIG_TEMPLATE_ENV = TEMPLATE_ENV;
+/** Env var with the seconds to drain after `PROXYSQL PAUSE` on SIGTERM. */
+export const DRAIN_SECONDS_ENV = 'PROXYSQL_DRAIN_SECONDS';
+/** Env var with the directory for the rendered config and the admin client file (default /var/lib/proxysql). */
+export const CONFIG_DIR_ENV = 'PROXYSQL_CONFIG_DIR';
+/** Env var with ProxySQL's datadir (default /var/lib/proxysql). */
+export const DATADIR_ENV = 'PROXYSQL_DATADIR';
+
+/**
+ * awk program that fills `%{PROXYSQL_SECRET_NAME:quoting}` placeholders.
+ *
+ * Escaping, in this order of concern:
+ * 1. SQL: ProxySQL pastes file values into SQLite statements unescaped (lib/ProxySQL_Config.cpp:
+ *    mysql_users values inside '...', global variables inside "..."). SQLite reads a doubled quote
+ *    inside a literal as one quote, so `sq` doubles `'` and `dq`/`adm` double `"`.
+ * 2. libconfig: inside "..." a backslash and a double quote are escaped, and \n \t \r use
+ *    libconfig's escapes. Other bytes (including non-ASCII) are copied as they are.
+ * Refused (exit 3, the log line names the env var and the character class, never the value):
+ * unset or empty values, other control characters, and for admin credentials `:`, `;` (they
+ * separate admin_credentials entries) and any control character.
+ */
+const RENDER_AWK = String.raw`
+function fail(name, why) {
+  printf "proxysql-start: refusing to start: %s %s\n", name, why > "/dev/stderr"
+  exit 3
+}
+function esc(name, v, mode,    r, i, ch) {
+  if (mode != "sq" && mode != "dq" && mode != "adm") fail(name, "has an unknown quoting mode in the template")
+  r = ""
+  for (i = 1; i <= length(v); i++) {
+    ch = substr(v, i, 1)
+    if (mode == "adm" && (ch == ":" || ch == ";")) fail(name, "contains ':' or ';' (they separate admin credentials)")
+    if (mode == "adm" && index(ctl, ch)) fail(name, "contains a control character (not allowed in admin credentials)")
+    if (ch == "\n") { r = r "\\n"; continue }
+    if (ch == "\t") { r = r "\\t"; continue }
+    if (ch == "\r") { r = r "\\r"; continue }
+    if (index(ctl, ch)) fail(name, "contains a control character other than tab, CR or LF")
+    if (ch == "\\") { r = r "\\\\"; continue }
+    if (ch == "\"") { r = r (mode == "sq" ? "\\\"" : "\\\"\\\""); continue }
+    if (ch == "'") { r = r (mode == "sq" ? "''" : "'"); continue }
+    r = r ch
+  }
+  return r
+}
+BEGIN {
+  for (i = 1; i < 32; i++) ctl = ctl sprintf("%c", i)
+  ctl = ctl sprintf("%c", 127)
+  t = ENVIRON["PROXYSQL_CONFIG_TEMPLATE"]
+  out = ""
+  while (match(t, /%[{]PROXYSQL_SECRET_[A-Z0-9_]+:[a-z]+[}]/)) {
+    out = out substr(t, 1, RSTART - 1)
+    ph = substr(t, RSTART + 2, RLENGTH - 3)
+    t = substr(t, RSTART + RLENGTH)
+    c = index(ph, ":")
+    name = substr(ph, 1, c - 1)
+    if (!(name in ENVIRON)) fail(name, "is not set (map it to its secret field)")
+    if (ENVIRON[name] == "") fail(name, "is empty")
+    out = out esc(name, ENVIRON[name], substr(ph, c + 1))
+  }
+  printf "%s", out t
+}
+`;
+
+/**
+ * awk program that writes the mysql client option file used for `PROXYSQL PAUSE` and the health
+ * check. Values are double-quoted; inside, the client's option parser (mysys my_default) unescapes
+ * \\ and \". Admin credentials were already refused above if they hold control characters.
+ */
+const CLIENT_AWK = String.raw`
+function q(v,    r, i, ch) {
+  r = ""
+  for (i = 1; i <= length(v); i++) {
+    ch = substr(v, i, 1)
+    if (ch == "\\" || ch == "\"") r = r "\\"
+    r = r ch
+  }
+  return "\"" r "\""
+}
+BEGIN {
+  printf "[client]\nuser=%s\npassword=%s\nhost=127.0.0.1\nport=%s\n", q(ENVIRON["${ADMIN_USERNAME_ENV}"]), q(ENVIRON["${ADMIN_PASSWORD_ENV}"]), port
+}
+`;
+
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The POSIX sh start script, run as `['sh', '-c', START_SCRIPT]`.
+ *
+ * - Renders `$PROXYSQL_CONFIG_DIR/proxysql.cnf` (mode 0600) from `PROXYSQL_CONFIG_TEMPLATE` and the
+ *   `PROXYSQL_SECRET_*` env vars; refuses to start (non-zero exit) when a value cannot be loaded
+ *   byte for byte.
+ * - Writes `$PROXYSQL_CONFIG_DIR/admin-client.cnf` (0600) for the admin mysql client.
+ * - Runs `proxysql -f --initial --idle-threads -c FILE -D DATADIR` as a child: `--initial` makes
+ *   the file win over any proxysql.db left in a reused datadir.
+ * - On SIGTERM/SIGINT: `PROXYSQL PAUSE` through the admin interface (ProxySQL stops accepting new
+ *   client connections while in-flight sessions finish), waits `PROXYSQL_DRAIN_SECONDS`
+ *   (default 20), then forwards SIGTERM and exits with ProxySQL's status.
+ */
+export const START_SCRIPT = `set -u
+umask 077
+log() { printf 'proxysql-start: %s\\n' "$*" >&2; }
+dir="\${${CONFIG_DIR_ENV}:-/var/lib/proxysql}"
+datadir="\${${DATADIR_ENV}:-/var/lib/proxysql}"
+conf="$dir/proxysql.cnf"
+client="$dir/admin-client.cnf"
+drain="\${${DRAIN_SECONDS_ENV}:-20}"
+case "$drain" in ''|*[!0-9]*) log "${DRAIN_SECONDS_ENV} is not a whole number of seconds; using 20"; drain=20;; esac
+mkdir -p "$dir" "$datadir" || { log "cannot create $dir or $datadir"; exit 1; }
+if [ -z "\${${CONFIG_TEMPLATE_ENV}:-}" ]; then log "refusing to start: ${CONFIG_TEMPLATE_ENV} is empty or not set"; exit 2; fi
+rm -f "$conf.tmp" "$client.tmp"
+if ! LC_ALL=C awk ${shQuote(RENDER_AWK)} </dev/null >"$conf.tmp"; then rm -f "$conf.tmp"; exit 3; fi
+chmod 600 "$conf.tmp" && mv -f "$conf.tmp" "$conf" || { log "cannot write $conf"; exit 1; }
+port=$(sed -n 's/^# cdk-proxysql admin_port=\\([0-9][0-9]*\\)$/\\1/p' "$conf")
+LC_ALL=C awk -v port="\${port:-6032}" ${shQuote(CLIENT_AWK)} </dev/null >"$client.tmp" && chmod 600 "$client.tmp" && mv -f "$client.tmp" "$client" || { log "cannot write $client"; exit 1; }
+log "configuration rendered to $conf; starting ProxySQL"
+proxysql -f --initial --idle-threads -c "$conf" -D "$datadir" &
+child=$!
+stopping=
+on_term() {
+  [ -n "$stopping" ] && return
+  stopping=1
+  log "stop requested: PROXYSQL PAUSE, then draining for \${drain}s"
+  if ! timeout 10 mysql --defaults-file="$client" -e 'PROXYSQL PAUSE' </dev/null; then
+    log "PROXYSQL PAUSE failed; stopping without a drain"
+    drain=0
+  fi
+  sleep "$drain"
+  kill -TERM "$child" 2>/dev/null
+}
+trap on_term TERM INT
+rc=0
+while kill -0 "$child" 2>/dev/null; do
+  wait "$child"
+  rc=$?
+done
+log "ProxySQL exited with status $rc"
+exit "$rc"
+`;
+
+/**
+ * Container health check (`CMD-SHELL`): the admin interface answers AND the writer hostgroup
+ * still holds a server. ProxySQL moves the writer out of its hostgroup when the monitor user
+ * cannot log in (it then assumes read_only=1 everywhere), after which every write fails while the
+ * port stays open; this check makes ECS replace such a task.
+ *
+ * Tradeoff: it counts servers that are not OFFLINE_HARD rather than only ONLINE ones. During an
+ * Aurora failover the writer is SHUNNED for seconds to tens of seconds on every task at once; an
+ * ONLINE-only check would then replace the whole fleet in the middle of the failover. The NLB
+ * target health check stays a plain TCP check on the traffic port so it never depends on the database.
+ */
+export const HEALTH_CHECK_SCRIPT = `d="\${${CONFIG_DIR_ENV}:-/var/lib/proxysql}"; `
+  + 'hg=$(sed -n \'s/^# cdk-proxysql writer_hostgroup=\\([0-9][0-9]*\\)$/\\1/p\' "$d/proxysql.cnf"); '
+  + 'n=$(mysql --defaults-file="$d/admin-client.cnf" -N -B -e "SELECT COUNT(*) FROM runtime_mysql_servers WHERE hostgroup_id=${hg:-10} AND status<>\'OFFLINE_HARD\'" </dev/null) '
+  + '&& [ "${n:-0}" -gt 0 ]';
