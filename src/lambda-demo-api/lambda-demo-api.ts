@@ -1,0 +1,203 @@
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { DemoFunction } from './demo-function';
+
+/**
+ * Something applications reach ProxySQL through: its network access (`connections`, whose default
+ * port is the client port) and the endpoint to connect to.
+ *
+ * `ProxySqlFargate` implements it; so can anything else that fronts ProxySQL.
+ */
+export interface IProxySqlEndpoint extends ec2.IConnectable {
+  /** The host name and port clients connect to (for `ProxySqlFargate`, the internal NLB's listener). */
+  readonly endpoint: rds.Endpoint;
+}
+
+/** Properties of `LambdaDemoApi`. */
+export interface LambdaDemoApiProps {
+  /** The VPC the function runs in; it must reach the proxy's endpoint and Secrets Manager. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * Where in the VPC the function runs.
+   *
+   * @default - the VPC's private subnets with egress (Secrets Manager is reached through NAT or a VPC endpoint)
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /** The ProxySQL service the function connects to; the function is allowed in on its default port. */
+  readonly proxy: IProxySqlEndpoint;
+
+  /**
+   * The application user's credentials, a secret in the RDS JSON shape (`username`, `password`,
+   * optionally `dbname`). The function gets read access and fetches it at cold start; only its ARN
+   * is in the function's environment.
+   */
+  readonly userSecret: secretsmanager.ISecret;
+
+  /**
+   * Database (schema) holding the demo table; created by the function when missing, so the user
+   * needs CREATE on it unless it already exists (plus INSERT and SELECT).
+   *
+   * @default 'demo'
+   */
+  readonly databaseName?: string;
+
+  /**
+   * How long the function's logs and the API's access logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_WEEK
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * What happens to the log groups when the stack is deleted. A demo's logs are not worth a stack
+   * that cannot be torn down cleanly, hence the default.
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Steady-state requests per second the API accepts. The route is public and each request writes a
+   * row, so the rate is kept low.
+   *
+   * @default 10
+   */
+  readonly throttlingRateLimit?: number;
+
+  /**
+   * Burst of requests the API accepts above the steady rate.
+   *
+   * @default 20
+   */
+  readonly throttlingBurstLimit?: number;
+}
+
+const DATABASE_NAME = /^[A-Za-z0-9_$]{1,64}$/;
+
+// Token.asString passes a plain number through unchanged; a number token needs it to stay a token.
+function portAsString(port: number): string {
+  return Token.isUnresolved(port) ? Token.asString(port) : String(port);
+}
+
+/**
+ * A public HTTP API (`GET /`) backed by a Node.js Lambda function in the VPC that writes and reads
+ * through ProxySQL and answers with the identity of the server that ran each: the write (inside a
+ * transaction, so on the writer) and a plain read (sent to a reader by the read/write split).
+ *
+ * It is meant for trying the reference topology and for integration tests, not for production traffic.
+ */
+export class LambdaDemoApi extends Construct {
+  /** The HTTP API. */
+  public readonly api: apigwv2.HttpApi;
+
+  /** The `$default` stage, with access logging and throttling. */
+  public readonly stage: apigwv2.HttpStage;
+
+  /** The URL of the API (`GET` it). */
+  public readonly url: string;
+
+  /** The function that serves `GET /`. */
+  public readonly function: lambda.IFunction;
+
+  /** The function's log group. */
+  public readonly functionLogGroup: logs.ILogGroup;
+
+  /** The API's access log group. */
+  public readonly accessLogGroup: logs.ILogGroup;
+
+  constructor(scope: Construct, id: string, props: LambdaDemoApiProps) {
+    super(scope, id);
+
+    const databaseName = props.databaseName ?? 'demo';
+    if (!Token.isUnresolved(databaseName) && !DATABASE_NAME.test(databaseName)) {
+      throw new Error(`LambdaDemoApi: databaseName must be 1-64 characters of letters, digits, '_' or '$' (got ${JSON.stringify(databaseName)})`);
+    }
+    for (const [name, value] of [['throttlingRateLimit', props.throttlingRateLimit], ['throttlingBurstLimit', props.throttlingBurstLimit]] as const) {
+      if (value !== undefined && !Token.isUnresolved(value) && !(Number.isFinite(value) && value >= 0)) {
+        throw new Error(`LambdaDemoApi: ${name} must be a number >= 0 (got ${value})`);
+      }
+    }
+
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_WEEK;
+    const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.DESTROY;
+
+    this.functionLogGroup = new logs.LogGroup(this, 'FunctionLogs', { retention, removalPolicy });
+    const fn = new DemoFunction(this, 'Function', {
+      description: 'cdk-proxysql demo: writes and reads through ProxySQL and reports which server served each',
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      // The bundle is plain JavaScript (mysql2 has no native parts), so Graviton costs less for the same work.
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      // Below API Gateway's 30 s integration limit, above the handler's 5 s connect timeout.
+      timeout: Duration.seconds(20),
+      logGroup: this.functionLogGroup,
+      environment: {
+        DB_SECRET_ARN: props.userSecret.secretArn,
+        DB_HOST: props.proxy.endpoint.hostname,
+        DB_PORT: portAsString(props.proxy.endpoint.port),
+        DB_NAME: databaseName,
+      },
+    });
+    this.function = fn;
+
+    props.userSecret.grantRead(fn);
+    if (props.proxy.connections.defaultPort) {
+      props.proxy.connections.allowDefaultPortFrom(fn, 'cdk-proxysql demo function');
+    } else {
+      // Without a default port on the proxy's connections, the endpoint's port is the one to open.
+      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
+    }
+
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'cdk-proxysql demo: GET / writes and reads through ProxySQL',
+      // The default stage cannot take access log settings; the stage below replaces it.
+      createDefaultStage: false,
+    });
+    this.api.addRoutes({
+      path: '/',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('Demo', fn),
+    });
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention, removalPolicy });
+    this.stage = new apigwv2.HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: {
+        rateLimit: props.throttlingRateLimit ?? 10,
+        burstLimit: props.throttlingBurstLimit ?? 20,
+      },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        // Only variables HTTP APIs define; unknown ones fail the deployment.
+        format: AccessLogFormat.custom(JSON.stringify({
+          requestId: '$context.requestId',
+          ip: '$context.identity.sourceIp',
+          requestTime: '$context.requestTime',
+          httpMethod: '$context.httpMethod',
+          routeKey: '$context.routeKey',
+          status: '$context.status',
+          protocol: '$context.protocol',
+          responseLength: '$context.responseLength',
+          responseLatency: '$context.responseLatency',
+          integrationStatus: '$context.integration.status',
+          integrationLatency: '$context.integration.latency',
+          integrationError: '$context.integrationErrorMessage',
+        })),
+      },
+    });
+    this.url = this.stage.url;
+  }
+}
