@@ -387,7 +387,10 @@ export class ProxySqlConfiguration {
     push('}');
 
     // servers
-    const servers: Array<[number, ProxySqlServer]> = [[this.writerHg, t.writer], ...(t.readers ?? []).map(r => [this.readerHg, r] as [number, ProxySqlServer])];
+    const servers: Array<[number, ProxySqlServer]> = [
+      [this.writerHg, t.writer],
+      ...(t.readers ?? []).map(r => [this.readerHg, r] as [number, ProxySqlServer]),
+    ];
     push('mysql_servers=');
     push('(');
     push(servers.map(([hg, s]) => '  { ' + kv([

@@ -1,3 +1,5 @@
+import { readWriteSplitRules } from './default-rules';
+
 /** Where a query rule sends the statements it matches. */
 export class RuleDestination {
   /** The writer hostgroup (writes, locking reads, session state). */
@@ -108,64 +110,6 @@ export interface ReadWriteSplitOptions {
   readonly after?: QueryRuleOptions[];
 }
 
-/**
- * The built-in read/write split. Order matters: the first matching rule with `apply` wins, and a
- * statement no rule applies to goes to the user's default hostgroup (the writer).
- * Patterns run on ProxySQL's digest text, so a literal such as `'FOR UPDATE'` is already `?`.
- * @internal
- */
-export const READ_WRITE_SPLIT_RULES: ReadonlyArray<QueryRuleOptions & { readonly why: string; readonly statement: string }> = [
-  {
-    statement: 'SELECT ... FOR UPDATE / FOR SHARE (incl. NOWAIT, SKIP LOCKED)',
-    match: '^\\(?\\s*SELECT\\b.*\\bFOR\\s+(UPDATE|SHARE)\\b',
-    destination: RuleDestination.WRITER,
-    why: 'locking read: the lock must be taken where the rows are written',
-    comment: 'rw-split: locking read',
-  },
-  {
-    statement: 'SELECT ... LOCK IN SHARE MODE',
-    match: '^\\(?\\s*SELECT\\b.*\\bLOCK\\s+IN\\s+SHARE\\s+MODE\\b',
-    destination: RuleDestination.WRITER,
-    why: 'locking read (pre-8.0 syntax)',
-    comment: 'rw-split: locking read',
-  },
-  {
-    statement: 'SELECT ... INTO @var / OUTFILE / DUMPFILE',
-    match: '^\\(?\\s*SELECT\\b.*\\bINTO\\b',
-    destination: RuleDestination.WRITER,
-    why: 'sets session state or writes a file',
-    comment: 'rw-split: select into',
-  },
-  {
-    statement: 'SELECT reading a user variable (@x, not @@system_var)',
-    match: '^\\(?\\s*SELECT\\b.*([^@]|^)@([^@]|$)',
-    destination: RuleDestination.WRITER,
-    why: 'user variables live on the connection that set them (the writer)',
-    comment: 'rw-split: user variable',
-  },
-  {
-    statement: 'SELECT LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT(), GET_LOCK() and other session functions; SQL_CALC_FOUND_ROWS',
-    match: '^\\(?\\s*SELECT\\b.*(\\b(LAST_INSERT_ID|FOUND_ROWS|ROW_COUNT|GET_LOCK|RELEASE_LOCK|RELEASE_ALL_LOCKS|IS_FREE_LOCK|IS_USED_LOCK|CONNECTION_ID)\\s*\\(|\\bSQL_CALC_FOUND_ROWS\\b)',
-    destination: RuleDestination.WRITER,
-    why: 'answers depend on the session that ran the previous statements',
-    comment: 'rw-split: session function',
-  },
-  {
-    statement: 'START TRANSACTION READ ONLY',
-    match: '^START\\s+TRANSACTION\\s+(WITH\\s+CONSISTENT\\s+SNAPSHOT\\s*,\\s*)?READ\\s+ONLY\\s*(,|$)',
-    destination: RuleDestination.READERS,
-    why: 'a read-only transaction cannot write; transaction_persistent keeps it on the reader',
-    comment: 'rw-split: read-only transaction',
-  },
-  {
-    statement: 'any other SELECT',
-    match: '^\\(?\\s*SELECT\\b',
-    destination: RuleDestination.READERS,
-    why: 'plain read',
-    comment: 'rw-split: plain read',
-  },
-];
-
 /** A set of query rules: the built-in read/write split and/or your own. */
 export class QueryRules {
   /**
@@ -215,7 +159,7 @@ export class QueryRules {
     const out: Array<{ id: number; path: string; rule: QueryRuleOptions; builtIn: boolean }> = [];
     this.before.forEach((rule, i) => out.push({ id: 100 + i, path: `queryRules.before[${i}]`, rule, builtIn: false }));
     if (this.includesReadWriteSplit) {
-      READ_WRITE_SPLIT_RULES.forEach((rule, i) => out.push({ id: 1000 + 10 * i, path: `queryRules.readWriteSplit[${i}]`, rule, builtIn: true }));
+      readWriteSplitRules().forEach((rule, i) => out.push({ id: 1000 + 10 * i, path: `queryRules.readWriteSplit[${i}]`, rule, builtIn: true }));
     }
     this.after.forEach((rule, i) => out.push({ id: 2000 + i, path: `queryRules.after[${i}]`, rule, builtIn: false }));
     return out;

@@ -93,7 +93,7 @@ BEGIN {
 `;
 
 function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+  return `'${s.replace(/'/g, '\'\\\'\'')}'`;
 }
 
 /**

@@ -1,0 +1,4 @@
+export * from './topology';
+export * from './users';
+export * from './query-rules';
+export * from './options';

@@ -1,0 +1,221 @@
+import { App, Fn, Stack, Token } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { ProxySqlConfiguration, ProxySqlConfigurationProps } from '../../src/config/configuration';
+import { ProxySqlConfigOptions } from '../../src/config/options';
+import { QueryRuleOptions, QueryRules, RuleDestination } from '../../src/config/query-rules';
+import { BackendTopology, ReplicationCheck } from '../../src/config/topology';
+import { ProxySqlUser } from '../../src/config/users';
+import { LibconfigValue, parseLibconfig } from '../fixtures/libconfig';
+
+type Row = { [k: string]: LibconfigValue };
+
+function setup() {
+  const stack = new Stack(new App(), 'S');
+  return {
+    stack,
+    admin: new secretsmanager.Secret(stack, 'Admin'),
+    monitor: new secretsmanager.Secret(stack, 'Monitor'),
+    app: new secretsmanager.Secret(stack, 'App'),
+  };
+}
+
+const PLAIN: BackendTopology = { writer: { host: 'db.example.internal', port: 3307 } };
+
+function make(options: ProxySqlConfigOptions = {}, topology: BackendTopology = PLAIN, extra: Partial<ProxySqlConfigurationProps> = {}) {
+  const s = setup();
+  return new ProxySqlConfiguration({
+    options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 2, memoryMiB: 4096, ...extra,
+  });
+}
+
+function parsed(config: ProxySqlConfiguration) {
+  return parseLibconfig(config.render().template);
+}
+
+describe('rendering per backend kind', () => {
+  test('Aurora discovery: aurora table, writer only in the writer hostgroup, readers seeded in the reader hostgroup', () => {
+    const s = setup();
+    const config = new ProxySqlConfiguration({
+      options: {},
+      topology: {
+        writer: { host: 'db-1.cluster-x.eu-west-1.rds.amazonaws.com', useSsl: true },
+        readers: [{ host: 'db-2.cluster-x.eu-west-1.rds.amazonaws.com', weight: 2, maxConnections: 300 }],
+        auroraDiscovery: { domainName: '.cluster-x.eu-west-1.rds.amazonaws.com', maxLagMs: 2000, lagNumChecks: 3 },
+        serverVersion: '8.0.36',
+      },
+      adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 0.5, memoryMiB: 1024,
+    });
+    const cfg = parseLibconfig(config.render().template);
+    expect(cfg.mysql_servers).toEqual([
+      { hostgroup_id: 10, hostname: 'db-1.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 1, max_connections: 1000, use_ssl: 1 },
+      { hostgroup_id: 20, hostname: 'db-2.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 2, max_connections: 300, use_ssl: 0 },
+    ]);
+    expect(cfg.mysql_aws_aurora_hostgroups).toEqual([{
+      writer_hostgroup: 10, reader_hostgroup: 20, active: 1, aurora_port: 3306, domain_name: '.cluster-x.eu-west-1.rds.amazonaws.com',
+      max_lag_ms: 2000, check_interval_ms: 1000, check_timeout_ms: 800, writer_is_also_reader: 0, new_reader_weight: 1,
+      add_lag_ms: 30, min_lag_ms: 30, lag_num_checks: 3, comment: 'cdk-proxysql aurora discovery',
+    }]);
+    expect(cfg.mysql_replication_hostgroups).toBeUndefined();
+    const mv = cfg.mysql_variables as Row;
+    expect(mv).toMatchObject({ threads: 1, max_connections: 3072, server_version: '8.0.36', have_ssl: true, interfaces: '0.0.0.0:6033' });
+    expect((cfg.mysql_query_rules as Row[]).map(r => r.destination_hostgroup)).toContain(20);
+  });
+
+  test('replication check with readers: replication table, writer not also reader, users and admin', () => {
+    const s = setup();
+    const config = new ProxySqlConfiguration({
+      options: {
+        users: [ProxySqlUser.fromSecret(s.app, { maxConnections: 500, defaultSchema: 'demo' }),
+          ProxySqlUser.fromSecret(new secretsmanager.Secret(s.stack, 'Etl'), { transactionPersistent: false, fastForward: true, useSsl: true, defaultHostgroup: 20 })],
+        restApi: true,
+        rawMysqlVariables: { default_query_timeout: '60000', ping_interval_server_msec: '5000' },
+        rawAdminVariables: { stats_credentials: 'stats:not-default' },
+      },
+      topology: { writer: { host: 'primary.example' }, readers: [{ host: 'replica-1.example' }, { host: 'replica-2.example' }], replicationCheck: ReplicationCheck.READ_ONLY_OR_INNODB_READ_ONLY },
+      adminSecret: s.admin, monitorSecret: s.monitor, vcpus: 4, memoryMiB: 8192,
+    });
+    const r = config.render();
+    const cfg = parseLibconfig(r.template);
+    expect(cfg.mysql_replication_hostgroups).toEqual([{ writer_hostgroup: 10, reader_hostgroup: 20, check_type: 'read_only|innodb_read_only', comment: 'cdk-proxysql read_only check' }]);
+    expect((cfg.mysql_servers as Row[]).map(x => [x.hostgroup_id, x.hostname])).toEqual([[10, 'primary.example'], [20, 'replica-1.example'], [20, 'replica-2.example']]);
+    expect(cfg.mysql_users).toEqual([
+      { username: '%{PROXYSQL_SECRET_USER_0_USERNAME:sq}', password: '%{PROXYSQL_SECRET_USER_0_PASSWORD:sq}', active: 1, default_hostgroup: 10,
+        transaction_persistent: 1, fast_forward: 0, use_ssl: 0, max_connections: 500, default_schema: 'demo' },
+      { username: '%{PROXYSQL_SECRET_USER_1_USERNAME:sq}', password: '%{PROXYSQL_SECRET_USER_1_PASSWORD:sq}', active: 1, default_hostgroup: 20,
+        transaction_persistent: 0, fast_forward: 1, use_ssl: 1, max_connections: 10000 },
+    ]);
+    expect(cfg.admin_variables).toEqual({
+      admin_credentials: '%{PROXYSQL_SECRET_ADMIN_USERNAME:adm}:%{PROXYSQL_SECRET_ADMIN_PASSWORD:adm}',
+      mysql_ifaces: '127.0.0.1:6032', restapi_enabled: true, restapi_port: 6070, web_enabled: false, stats_credentials: 'stats:not-default',
+    });
+    expect(cfg.mysql_variables).toEqual({
+      monitor_username: '%{PROXYSQL_SECRET_MONITOR_USERNAME:dq}', monitor_password: '%{PROXYSQL_SECRET_MONITOR_PASSWORD:dq}',
+      threads: 4, max_connections: 31744, interfaces: '0.0.0.0:6033', server_version: '8.0.39', have_ssl: true, connection_max_age_ms: 300000,
+      monitor_enabled: true, monitor_connect_interval: 60000, monitor_ping_interval: 10000, monitor_read_only_interval: 1000,
+      monitor_read_only_timeout: 800, monitor_writer_is_also_reader: false, default_query_timeout: '60000', ping_interval_server_msec: '5000',
+    });
+    expect(r.restApiPort).toBe(6070);
+    expect(Object.entries(r.secretEnvironment).map(([k, v]) => [k, v.field])).toEqual([
+      ['PROXYSQL_SECRET_ADMIN_USERNAME', 'username'], ['PROXYSQL_SECRET_ADMIN_PASSWORD', 'password'],
+      ['PROXYSQL_SECRET_MONITOR_USERNAME', 'username'], ['PROXYSQL_SECRET_MONITOR_PASSWORD', 'password'],
+      ['PROXYSQL_SECRET_USER_0_USERNAME', 'username'], ['PROXYSQL_SECRET_USER_0_PASSWORD', 'password'],
+      ['PROXYSQL_SECRET_USER_1_USERNAME', 'username'], ['PROXYSQL_SECRET_USER_1_PASSWORD', 'password'],
+    ]);
+    expect(r.secretEnvironment.PROXYSQL_SECRET_ADMIN_PASSWORD.secret).toBe(s.admin);
+    expect(config.userSecrets).toHaveLength(2);
+  });
+
+  test('plain writer only: no discovery table, read rules dropped so reads stay on the writer', () => {
+    const cfg = parsed(make({ writerHostgroup: 1, readerHostgroup: 2, trafficPort: 3306, adminPort: 6100, frontendTls: false, workerThreads: 8,
+      maxClientConnections: 1000, connectionMaxAgeMs: 0 }));
+    expect(cfg.mysql_servers).toEqual([{ hostgroup_id: 1, hostname: 'db.example.internal', port: 3307, weight: 1, max_connections: 1000, use_ssl: 0 }]);
+    expect(cfg.mysql_aws_aurora_hostgroups).toBeUndefined();
+    expect(cfg.mysql_replication_hostgroups).toBeUndefined();
+    const rules = cfg.mysql_query_rules as Row[];
+    expect(rules.every(r => r.destination_hostgroup === 1)).toBe(true);
+    expect(rules.map(r => r.comment)).not.toContain('rw-split: plain read');
+    expect(cfg.mysql_variables).toMatchObject({ threads: 8, max_connections: 1000, interfaces: '0.0.0.0:3306', have_ssl: false, connection_max_age_ms: 0 });
+    expect((cfg.admin_variables as Row).mysql_ifaces).toBe('127.0.0.1:6100');
+    expect((cfg.mysql_users as Row[])[0].default_hostgroup).toBe(1);
+  });
+
+  test('tokens are embedded untouched and not validated', () => {
+    const host = Fn.getAtt('Db', 'Endpoint.Address').toString();
+    const domain = Fn.join('', ['.', Fn.getAtt('Db', 'Suffix').toString()]);
+    const r = make({}, { writer: { host }, auroraDiscovery: { domainName: domain } }).render();
+    expect(Token.isUnresolved(host)).toBe(true);
+    expect(r.template).toContain(`hostname="${host}"`);
+    expect(r.template).toContain(`domain_name="${domain}"`);
+    const resolved = Stack.of(setup().stack).resolve(r.template);
+    expect(JSON.stringify(resolved)).toContain('Fn::Join');
+  });
+
+  test('sizing defaults follow task size, with bounds', () => {
+    const at = (vcpus: number, memoryMiB: number) => parsed(make({}, PLAIN, { vcpus, memoryMiB })).mysql_variables as Row;
+    expect(at(0.25, 512)).toMatchObject({ threads: 1, max_connections: 1024 });
+    expect(at(16, 122880)).toMatchObject({ threads: 16, max_connections: 100000 });
+    expect(at(1, 300)).toMatchObject({ max_connections: 256 });
+  });
+
+  test('the template holds no secret values and names no secret ARN', () => {
+    const r = make().render();
+    expect(r.template).not.toMatch(/arn:|SecretString|resolve:secretsmanager/);
+    expect(r.environment.PROXYSQL_CONFIG_TEMPLATE).toBe(r.template);
+  });
+});
+
+describe('validation', () => {
+  const s = () => setup();
+  const rule = (r: Partial<QueryRuleOptions>) => ({ queryRules: QueryRules.readWriteSplit({ before: [{ match: '^SELECT', ...r }] }) });
+  const cases: Array<[string, () => unknown, RegExp]> = [
+    ['reader == writer hostgroup', () => make({ writerHostgroup: 5, readerHostgroup: 5 }), /ProxySqlFargate: readerHostgroup must differ from writerHostgroup \(got 5\)/],
+    ['negative hostgroup', () => make({ writerHostgroup: -1 }), /writerHostgroup must be an integer from 0 to 2147483647 \(got -1\)/],
+    ['traffic port range', () => make({ trafficPort: 70000 }), /trafficPort must be an integer from 1 to 65535 \(got 70000\)/],
+    ['admin port == traffic port', () => make({ adminPort: 6033 }), /adminPort must differ from trafficPort \(got 6033\)/],
+    ['rest api port clash', () => make({ restApi: true, restApiPort: 6032 }), /restApiPort must differ from trafficPort and adminPort \(got 6032\)/],
+    ['worker threads', () => make({ workerThreads: 0 }), /workerThreads must be an integer from 1 to 256 \(got 0\)/],
+    ['client connections', () => make({ maxClientConnections: 1.5 }), /maxClientConnections must be an integer/],
+    ['connection max age', () => make({ connectionMaxAgeMs: -5 }), /connectionMaxAgeMs must be an integer from 0/],
+    ['monitor interval', () => make({ monitorPingIntervalMs: 10 }), /monitorPingIntervalMs must be an integer from 100/],
+    ['monitor connect interval', () => make({ monitorConnectIntervalMs: 10 }), /monitorConnectIntervalMs must be/],
+    ['read_only interval', () => make({ monitorReadOnlyIntervalMs: 10 }), /monitorReadOnlyIntervalMs must be/],
+    ['read_only timeout', () => make({ monitorReadOnlyTimeoutMs: 10 }), /monitorReadOnlyTimeoutMs must be/],
+    ['cpu', () => make({}, PLAIN, { vcpus: 0 }), /cpu must be positive \(got 0\)/],
+    ['memory', () => make({}, PLAIN, { memoryMiB: -1 }), /memoryLimitMiB must be positive/],
+    ['empty writer host', () => make({}, { writer: { host: ' ' } }), /topology.writer.host must not be empty/],
+    ['quote in host', () => make({}, { writer: { host: 'a"b' } }), /topology.writer.host must not contain "/],
+    ['reader port', () => make({}, { writer: { host: 'w' }, readers: [{ host: 'r', port: 0 }] }), /topology.readers\[0\].port must be an integer from 1 to 65535 \(got 0\)/],
+    ['server weight', () => make({}, { writer: { host: 'w', weight: -1 } }), /topology.writer.weight must be/],
+    ['server max connections', () => make({}, { writer: { host: 'w', maxConnections: 20000 } }), /topology.writer.maxConnections must be an integer from 0 to 10000/],
+    ['server version', () => make({}, { writer: { host: 'w' }, serverVersion: 'latest' }), /topology.serverVersion must start with a version/],
+    ['server version quote', () => make({}, { writer: { host: 'w' }, serverVersion: '8.0.1"' }), /topology.serverVersion must not contain "/],
+    ['aurora domain dot', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: 'cluster-x.rds.amazonaws.com' } }), /auroraDiscovery.domainName must start with "."/],
+    ['aurora lag', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', maxLagMs: 5 } }), /auroraDiscovery.maxLagMs must be an integer from 10 to 600000 \(got 5\)/],
+    ['aurora interval', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkIntervalMs: 50 } }), /checkIntervalMs must be an integer from 100/],
+    ['aurora timeout', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkTimeoutMs: 5000 } }), /checkTimeoutMs must be an integer from 80 to 3000/],
+    ['aurora timeout >= interval', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkTimeoutMs: 900, checkIntervalMs: 500 } }), /checkTimeoutMs must be less than checkIntervalMs/],
+    ['aurora lag checks', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', lagNumChecks: 17 } }), /lagNumChecks must be an integer from 1 to 16/],
+    ['aurora port', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', port: 0 } }), /auroraDiscovery.port must be/],
+    ['aurora reader weight', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', newReaderWeight: -1 } }), /newReaderWeight must be/],
+    ['aurora add lag', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', addLagMs: -1 } }), /addLagMs must be/],
+    ['aurora min lag', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', minLagMs: -1 } }), /minLagMs must be/],
+    ['no users', () => make({}, PLAIN, { defaultUsers: [] }), /users must name at least one user/],
+    ['duplicate users', () => { const x = s(); return make({ users: [ProxySqlUser.fromSecret(x.app), ProxySqlUser.fromSecret(x.app)] }); }, /users\[1\] uses the same secret as users\[0\]: usernames must be unique/],
+    ['admin secret as user', () => { const x = s(); return make({ users: [ProxySqlUser.fromSecret(x.admin)] }, PLAIN, { adminSecret: x.admin }); }, /users must not include the admin or monitor secret/],
+    ['user max connections', () => make({ users: [ProxySqlUser.fromSecret(s().app, { maxConnections: 0 })] }), /users\[0\].maxConnections must be an integer from 1/],
+    ['user default hostgroup', () => make({ users: [ProxySqlUser.fromSecret(s().app, { defaultHostgroup: 99 })] }), /users\[0\].defaultHostgroup must be the writer \(10\) or reader \(20\) hostgroup \(got 99\)/],
+    ['user schema quote', () => make({ users: [ProxySqlUser.fromSecret(s().app, { defaultSchema: "o'neil" })] }), /users\[0\].defaultSchema must not contain '/],
+    ['lookbehind', () => make(rule({ match: '(?<!@)@\\w+', comment: 'user vars' })), /queryRules.before\[0\] \("user vars"\).match uses a negative lookbehind \(\?<!...\), which ProxySQL's regex engine \(RE2\) does not support \(got "\(\?<!@\)@\\\\w\+"\)/],
+    ['backreference', () => make(rule({ match: '(a)\\1' })), /queryRules.before\[0\].match uses a backreference/],
+    ['empty match', () => make(rule({ match: '' })), /queryRules.before\[0\].match must not be empty/],
+    ['double quote in match', () => make(rule({ match: 'a"b' })), /queryRules.before\[0\].match must not contain "/],
+    ['double quote in comment', () => make(rule({ comment: 'say "hi"' })), /comment must not contain "/],
+    ['placeholder in comment', () => make(rule({ comment: '%{PROXYSQL_SECRET_X:sq}' })), /must not contain "%\{PROXYSQL_SECRET_"/],
+    ['control char', () => make(rule({ comment: 'a\nb' })), /comment must not contain control characters/],
+    ['unknown hostgroup', () => make(rule({ destination: RuleDestination.hostgroup(30) })), /queryRules.before\[0\].destination must be a known hostgroup: writer 10 or readers 20 \(got 30\)/],
+    ['unknown mirror', () => make(rule({ mirror: RuleDestination.hostgroup(31) })), /queryRules.before\[0\].mirror must be a known hostgroup/],
+    ['readers without readers', () => make(rule({ destination: RuleDestination.READERS })), /queryRules.before\[0\].destination sends queries to the readers, but the backend has no readers/],
+    ['cache ttl', () => make(rule({ cacheTtlMs: -1 })), /cacheTtlMs must be an integer from 0/],
+    ['timeout', () => make(rule({ timeoutMs: 0.5 })), /timeoutMs must be an integer/],
+    ['raw typed variable', () => make({ rawMysqlVariables: { threads: '4' } }), /rawMysqlVariables.threads is set by workerThreads; use that instead \(got "4"\)/],
+    ['raw monitor password', () => make({ rawMysqlVariables: { monitor_password: 'x' } }), /rawMysqlVariables.monitor_password is set by the monitor secret/],
+    ['raw prefixed name', () => make({ rawMysqlVariables: { 'mysql-threads': '4' } }), /rawMysqlVariables.mysql-threads must be a variable name without its prefix/],
+    ['raw quote', () => make({ rawMysqlVariables: { init_connect: 'SET NAMES "utf8mb4"' } }), /rawMysqlVariables.init_connect must not contain "/],
+    ['raw admin credentials', () => make({ rawAdminVariables: { admin_credentials: 'admin:admin' } }), /rawAdminVariables.admin_credentials is set by the admin secret/],
+    ['admin listen address', () => make({}, PLAIN, { adminListenAddress: '0.0.0.0"' }), /adminListenAddress must not contain "/],
+  ];
+  test.each(cases)('%s', (_name, fn, message) => {
+    expect(fn).toThrow(message);
+  });
+
+  test('context prefixes every message', () => {
+    expect(() => make({ workerThreads: 0 }, PLAIN, { context: 'MyProxy' })).toThrow(/^MyProxy: workerThreads/);
+  });
+
+  test('unresolved numbers and strings are not validated', () => {
+    const st = setup().stack;
+    const port = Token.asNumber(Fn.ref('Port'));
+    expect(() => make({ trafficPort: port }, { writer: { host: Fn.ref('Host') }, auroraDiscovery: { domainName: Fn.ref('Domain') } })).not.toThrow();
+    expect(st).toBeDefined();
+  });
+});
