@@ -128,9 +128,6 @@ function describe(err: unknown): { status: number; message: string; code: string
   if (UNREACHABLE.has(code)) return { status: 503, message: 'the database is unreachable', code, log };
   if (AUTH_FAILED.has(code)) return { status: 502, message: 'the database refused the credentials', code, log };
   if (sqlState) return { status: 502, message: 'the database returned an error', code, log };
-  if (field(err, 'name') === 'ResourceNotFoundException' || field(err, 'name') === 'AccessDeniedException') {
-    return { status: 502, message: 'the database secret could not be read', code: String(field(err, 'name')), log: {} };
-  }
   return { status: 500, message: 'internal error', code, log: {} };
 }
 
@@ -142,7 +139,13 @@ export function createDemoHandler(deps: DemoHandlerDependencies): DemoHandler {
 
   function loadCredentials(secretArn: string): Promise<Credentials> {
     if (!credentials) {
-      credentials = deps.fetchSecretString(secretArn).then(parseCredentials);
+      credentials = deps.fetchSecretString(secretArn).then(parseCredentials, (err: unknown) => {
+        // Kept apart from database errors: a timeout here means no route to Secrets Manager
+        // (no NAT or VPC endpoint), not an unreachable database.
+        const name = field(err, 'name');
+        const code = typeof name === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(name) && name !== 'Error' ? name : 'SECRET_READ';
+        throw new DemoError(502, 'the database secret could not be read', code);
+      });
       // A failed fetch must not poison the environment: the next request tries again.
       credentials.catch(() => { credentials = undefined; });
     }

@@ -222,6 +222,15 @@ describe('demo handler errors are JSON 5xx with safe messages', () => {
     expect(calls).toBe(2);
   });
 
+  test('a network failure reaching Secrets Manager is reported as such, not as the database', async () => {
+    const { demo } = makeHandler({ secret: async () => { throw Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' }); } });
+    const logs = captureConsole();
+    const res = await demo.handle(getRoot());
+    logs();
+    expect(res.statusCode).toBe(502);
+    expect(JSON.parse(res.body!)).toEqual({ error: { message: 'the database secret could not be read', code: 'SECRET_READ' } });
+  });
+
   test.each([
     [{ DB_HOST: 'h' }, /DB_SECRET_ARN is not set/],
     [{ DB_SECRET_ARN: SECRET_ARN }, /DB_HOST is not set/],
