@@ -13,9 +13,9 @@
  * Logs name users and steps only. A thrown Error's message becomes the CloudFormation event reason.
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { BootstrapError, bootstrapDatabase, ConnectionValues, deleteUsers, UserPlan } from './sql';
-import { CredentialsFetcher, DatabaseCredentials, secretName, secretsManagerFetcher } from './secrets';
 import { MonitorPrivileges } from './privileges';
+import { CredentialsFetcher, DatabaseCredentials, secretName, secretsManagerFetcher } from './secrets';
+import { BootstrapError, bootstrapDatabase, ConnectionValues, deleteUsers, UserPlan } from './sql';
 
 export interface BootstrapUserProperty {
   readonly SecretArn: string;

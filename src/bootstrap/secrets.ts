@@ -3,6 +3,8 @@
  * (`{"username": ..., "password": ..., "host"?: ..., "port"?: ...}`). Errors name the secret and the
  * field, never a value, because they end up in the CloudFormation event and in logs.
  */
+// Provided by the Lambda Node.js runtime (kept external by the bundler); never loaded by the library.
+// eslint-disable-next-line import/no-extraneous-dependencies
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 export interface DatabaseCredentials {

@@ -1,0 +1,201 @@
+import * as crypto from 'crypto';
+import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct, IDependable } from 'constructs';
+import { BootstrapFunction } from './bootstrap-function';
+import { checkGrants, DATABASE_NAME_PATTERN, MonitorPrivileges, MONITOR_PRIVILEGE_MODES } from './privileges';
+
+/** What the monitor user is granted; see `MonitorPrivileges` in privileges.ts for the evidence. */
+export type MonitorPrivilegeMode = MonitorPrivileges;
+
+/** An application user the bootstrap creates from its secret. */
+export interface DatabaseBootstrapUser {
+  /** RDS-shaped secret (`username`, `password`, optionally `dbname`). */
+  readonly secret: secretsmanager.ISecret;
+  /**
+   * The user's database, created when missing.
+   *
+   * @default - the secret's `dbname` field, else the user name
+   */
+  readonly database?: string;
+  /**
+   * Database-level privileges on `database` (e.g. `['SELECT', 'INSERT', 'UPDATE', 'DELETE']`).
+   *
+   * @default ['ALL PRIVILEGES']
+   */
+  readonly grants?: string[];
+}
+
+export interface DatabaseBootstrapProps {
+  /** The VPC of the database; the function runs in it. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Where the function runs. It needs a route to the database and to Secrets Manager (NAT or a
+   * `secretsmanager` interface endpoint).
+   *
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The writer's host name (cluster or instance endpoint). */
+  readonly writerHost: string;
+  /** The database port. */
+  readonly port: number;
+  /** Credentials allowed to create users and grant privileges (the master user). */
+  readonly adminSecret: secretsmanager.ISecret;
+  /** Credentials of the ProxySQL monitor user. */
+  readonly monitorSecret: secretsmanager.ISecret;
+  /** Which topology checks the monitor user must be able to run. */
+  readonly monitorPrivileges: MonitorPrivilegeMode;
+  /** Application users. */
+  readonly users: DatabaseBootstrapUser[];
+  /**
+   * Drop the monitor and application users when this resource is deleted. Databases are never
+   * dropped.
+   *
+   * @default false
+   */
+  readonly dropUsersOnDelete?: boolean;
+  /**
+   * The database's network peer; the function's security group is allowed into it on `port`.
+   *
+   * @default - none: the database must already admit the function (plain endpoints)
+   */
+  readonly backendConnections?: ec2.IConnectable;
+  /**
+   * What must exist before the bootstrap runs (the database instances).
+   *
+   * @default - none
+   */
+  readonly dependencies?: IDependable[];
+  /**
+   * Connect with TLS, verifying the server against the Amazon RDS certificate authorities.
+   *
+   * @default false
+   */
+  readonly tls?: boolean;
+  /**
+   * Change this value to run the bootstrap again on the next deploy without changing anything else
+   * (e.g. after a secret's value was changed outside CloudFormation).
+   *
+   * @default - none
+   */
+  readonly rerunToken?: string;
+}
+
+/**
+ * Creates the ProxySQL monitor user and the application users in the database from their secrets,
+ * on every deploy that changes an input, through a Lambda function in the VPC. Internal: the
+ * proxy construct creates it and makes its service depend on `customResource`.
+ */
+export class DatabaseBootstrap extends Construct implements ec2.IConnectable {
+  /** Long enough for a cluster that is still starting; the handler stops retrying 30 s before. */
+  public static readonly FUNCTION_TIMEOUT = Duration.minutes(10);
+
+  public readonly function: BootstrapFunction;
+  public readonly provider: cr.Provider;
+  public readonly customResource: CustomResource;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly connections: ec2.Connections;
+
+  constructor(scope: Construct, id: string, props: DatabaseBootstrapProps) {
+    super(scope, id);
+    validate(props);
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'ProxySQL database bootstrap function',
+      allowAllOutbound: false,
+    });
+    // Secrets Manager over HTTPS (through NAT or an interface endpoint); the database rule below.
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
+    this.connections = new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(props.port) });
+    if (props.backendConnections) {
+      props.backendConnections.connections.allowFrom(this, ec2.Port.tcp(props.port), 'ProxySQL database bootstrap');
+    } else {
+      this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(props.port), 'Database (plain endpoint)');
+    }
+
+    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.function = new BootstrapFunction(this, 'Function', {
+      description: 'Creates the ProxySQL monitor and application users from their secrets',
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [this.securityGroup],
+      timeout: DatabaseBootstrap.FUNCTION_TIMEOUT,
+      memorySize: 256,
+      logGroup: functionLogs,
+    });
+    for (const secret of [props.adminSecret, props.monitorSecret, ...props.users.map((u) => u.secret)]) {
+      secret.grantRead(this.function);
+    }
+
+    this.provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.function,
+      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+
+    const properties = {
+      WriterHost: props.writerHost,
+      Port: props.port,
+      AdminSecretArn: props.adminSecret.secretArn,
+      MonitorSecretArn: props.monitorSecret.secretArn,
+      MonitorPrivileges: props.monitorPrivileges,
+      Users: props.users.map((u) => ({ SecretArn: u.secret.secretArn, Database: u.database, Grants: u.grants })),
+      DropUsersOnDelete: props.dropUsersOnDelete ?? false,
+      Tls: props.tls ?? false,
+    };
+    this.customResource = new CustomResource(this, 'Resource', {
+      serviceToken: this.provider.serviceToken,
+      resourceType: 'Custom::ProxySqlDatabaseBootstrap',
+      properties: {
+        ...properties,
+        // Any change re-runs the bootstrap; the hash also carries rerunToken. No secret value is in it.
+        ConfigHash: configHash(Stack.of(this).resolve({ ...properties, rerunToken: props.rerunToken ?? null })),
+      },
+    });
+
+    // Run after the database exists and after the network path into it is open.
+    for (const d of props.dependencies ?? []) this.customResource.node.addDependency(d);
+    this.customResource.node.addDependency(this.securityGroup);
+    for (const sg of props.backendConnections?.connections.securityGroups ?? []) {
+      this.customResource.node.addDependency(sg);
+    }
+  }
+}
+
+function configHash(resolved: unknown): string {
+  return crypto.createHash('sha256').update(JSON.stringify(resolved)).digest('hex').slice(0, 32);
+}
+
+function validate(props: DatabaseBootstrapProps): void {
+  const fail = (prop: string, rule: string, got: unknown) => {
+    throw new Error(`DatabaseBootstrap: ${prop} ${rule} (got ${JSON.stringify(got)})`);
+  };
+  if (!Token.isUnresolved(props.port) && (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535)) {
+    fail('port', 'must be an integer from 1 to 65535', props.port);
+  }
+  if (!Token.isUnresolved(props.writerHost) && props.writerHost.trim() === '') {
+    fail('writerHost', 'must not be empty', props.writerHost);
+  }
+  if (!MONITOR_PRIVILEGE_MODES.includes(props.monitorPrivileges)) {
+    fail('monitorPrivileges', `must be one of ${MONITOR_PRIVILEGE_MODES.join(', ')}`, props.monitorPrivileges);
+  }
+  props.users.forEach((u, i) => {
+    if (u.database !== undefined && !Token.isUnresolved(u.database) && !DATABASE_NAME_PATTERN.test(u.database)) {
+      fail(`users[${i}].database`, `must match ${DATABASE_NAME_PATTERN}`, u.database);
+    }
+    if (u.grants !== undefined && !u.grants.some((g) => Token.isUnresolved(g))) {
+      const problem = checkGrants(u.grants);
+      if (problem) throw new Error(`DatabaseBootstrap: users[${i}].grants ${problem}`);
+    }
+  });
+}
