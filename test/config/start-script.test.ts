@@ -1,0 +1,248 @@
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as mysql from 'mysql2/promise';
+import { ProxySqlConfiguration } from '../../src/config/configuration';
+import { ReplicationCheck } from '../../src/config/topology';
+import { ProxySqlUser } from '../../src/config/users';
+import { HEALTH_CHECK_SCRIPT, START_SCRIPT } from '../../src/config/start-script';
+import { LibconfigValue, parseLibconfigFile } from '../fixtures/libconfig';
+import { mariadbAdmin, uniqueName } from '../fixtures/mariadb';
+
+type Row = { [k: string]: LibconfigValue };
+
+// Every shell we can find that claims POSIX sh: the image runs dash as sh.
+const SHELLS = ['/bin/sh', '/usr/bin/dash', '/bin/dash', '/bin/bash']
+  .filter(s => fs.existsSync(s))
+  .filter((s, i, all) => all.findIndex(o => fs.realpathSync(o) === fs.realpathSync(s)) === i);
+
+function template(): string {
+  const stack = new Stack(new App(), 'S');
+  const config = new ProxySqlConfiguration({
+    options: { users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(stack, 'App')), ProxySqlUser.fromSecret(new secretsmanager.Secret(stack, 'Etl'))] },
+    topology: { writer: { host: 'w.example' }, readers: [{ host: 'r.example' }], replicationCheck: ReplicationCheck.READ_ONLY },
+    adminSecret: new secretsmanager.Secret(stack, 'Admin'),
+    monitorSecret: new secretsmanager.Secret(stack, 'Monitor'),
+    vcpus: 1,
+    memoryMiB: 2048,
+  });
+  return config.render().template;
+}
+const TEMPLATE = template();
+
+const HOSTILE = {
+  PROXYSQL_SECRET_ADMIN_USERNAME: 'adm"in\\ ü',
+  PROXYSQL_SECRET_ADMIN_PASSWORD: 'p"w$`\\ #x\'$(id)${HOME} é€',
+  PROXYSQL_SECRET_MONITOR_USERNAME: "mon'itor",
+  PROXYSQL_SECRET_MONITOR_PASSWORD: 'a\'b"c\\d$e`f g#h;i:j\nk\tl ü€ "" \'\' \\',
+  PROXYSQL_SECRET_USER_0_USERNAME: 'app\'us"er',
+  PROXYSQL_SECRET_USER_0_PASSWORD: '\'"\\$`\' ;:#\n\r😀 end\\',
+  PROXYSQL_SECRET_USER_1_USERNAME: 'etl',
+  PROXYSQL_SECRET_USER_1_PASSWORD: '%{PROXYSQL_SECRET_USER_0_PASSWORD:sq} & \\1 $1',
+};
+
+interface Run { dir: string; status: number | null; stdout: string; stderr: string; args?: string[] }
+
+function stubs(dir: string) {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  // Records its arguments, copies the file it was given and its mode, and (for the stop test)
+  // stays up until SIGTERM.
+  fs.writeFileSync(path.join(bin, 'proxysql'), `#!/bin/sh
+printf '%s\\n' "$@" > "$STUB_DIR/proxysql-args"
+cp "$5" "$STUB_DIR/copied.cnf"
+stat -c %a "$5" > "$STUB_DIR/mode"
+if [ -n "\${STUB_STAY_UP:-}" ]; then
+  trap 'echo TERM >> "$STUB_DIR/events"; exit 0' TERM
+  while :; do sleep 0.05; done
+fi
+`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, 'mysql'), `#!/bin/sh
+printf '%s\\n' "$@" > "$STUB_DIR/mysql-args"
+cat > "$STUB_DIR/mysql-stdin"
+echo PAUSE >> "$STUB_DIR/events"
+`, { mode: 0o755 });
+  return bin;
+}
+
+function envFor(dir: string, secrets: { [k: string]: string }, extra: { [k: string]: string } = {}) {
+  return {
+    PATH: `${stubs(dir)}:/usr/bin:/bin`,
+    STUB_DIR: dir,
+    PROXYSQL_CONFIG_DIR: path.join(dir, 'etc'),
+    PROXYSQL_DATADIR: path.join(dir, 'data'),
+    PROXYSQL_CONFIG_TEMPLATE: TEMPLATE,
+    ...secrets,
+    ...extra,
+  };
+}
+
+function run(shell: string, secrets: { [k: string]: string }, extra: { [k: string]: string } = {}): Run {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxysql-start-'));
+  const r = spawnSync(shell, ['-c', START_SCRIPT], { env: envFor(dir, secrets, extra), encoding: 'utf8', timeout: 20000 });
+  const argsFile = path.join(dir, 'proxysql-args');
+  return {
+    dir, status: r.status, stdout: r.stdout, stderr: r.stderr,
+    args: fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8').trimEnd().split('\n') : undefined,
+  };
+}
+
+/**
+ * Run the statement ProxySQL builds from the parsed file (the same sprintf templates as
+ * lib/ProxySQL_Config.cpp) through the real SQLite and return what SQLite stored, as hex.
+ */
+function sqliteReads(sql: string): string[] {
+  const r = spawnSync('sqlite3', [':memory:'], { input: Buffer.from(sql, 'utf8') });
+  if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr.toString()}`);
+  return r.stdout.toString('utf8').trim().split('\n');
+}
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
+
+function assertHeldExactly(cfg: { [k: string]: LibconfigValue }) {
+  const users = cfg.mysql_users as Row[];
+  const userRows = sqliteReads([
+    'CREATE TABLE mysql_users (username, password);',
+    ...users.map(u => `INSERT OR REPLACE INTO mysql_users (username, password) VALUES ('${u.username}', '${u.password}');`),
+    'SELECT hex(username) || \'|\' || hex(password) FROM mysql_users ORDER BY rowid;',
+  ].join('\n'));
+  expect(userRows).toEqual([
+    `${hex(HOSTILE.PROXYSQL_SECRET_USER_0_USERNAME)}|${hex(HOSTILE.PROXYSQL_SECRET_USER_0_PASSWORD)}`,
+    `${hex(HOSTILE.PROXYSQL_SECRET_USER_1_USERNAME)}|${hex(HOSTILE.PROXYSQL_SECRET_USER_1_PASSWORD)}`,
+  ]);
+  const mv = cfg.mysql_variables as Row;
+  const av = cfg.admin_variables as Row;
+  const vars = sqliteReads([
+    'CREATE TABLE global_variables (variable_name VARCHAR NOT NULL PRIMARY KEY, variable_value VARCHAR NOT NULL);',
+    `INSERT OR REPLACE INTO global_variables VALUES ("mysql-monitor_username", "${mv.monitor_username}");`,
+    `INSERT OR REPLACE INTO global_variables VALUES ("mysql-monitor_password", "${mv.monitor_password}");`,
+    `INSERT OR REPLACE INTO global_variables VALUES ("admin-admin_credentials", "${av.admin_credentials}");`,
+    'SELECT hex(variable_value) FROM global_variables ORDER BY rowid;',
+  ].join('\n'));
+  expect(vars).toEqual([
+    hex(HOSTILE.PROXYSQL_SECRET_MONITOR_USERNAME),
+    hex(HOSTILE.PROXYSQL_SECRET_MONITOR_PASSWORD),
+    hex(`${HOSTILE.PROXYSQL_SECRET_ADMIN_USERNAME}:${HOSTILE.PROXYSQL_SECRET_ADMIN_PASSWORD}`),
+  ]);
+}
+
+function expectNoSecretIn(text: string) {
+  for (const v of Object.values(HOSTILE)) expect(text).not.toContain(v);
+  expect(text).not.toContain('p"w$');
+}
+
+describe.each(SHELLS)('start script under %s', (shell) => {
+  test('hostile secrets arrive byte for byte after libconfig and SQLite; file is 0600; ProxySQL gets the right flags', () => {
+    const r = run(shell, HOSTILE);
+    expect(r.stderr).toContain('configuration rendered');
+    expect(r.status).toBe(0);
+    const conf = path.join(r.dir, 'etc', 'proxysql.cnf');
+    expect(r.args).toEqual(['-f', '--initial', '--idle-threads', '-c', conf, '-D', path.join(r.dir, 'data')]);
+    expect(fs.readFileSync(path.join(r.dir, 'mode'), 'utf8').trim()).toBe('600');
+    expect(fs.statSync(path.join(r.dir, 'etc', 'admin-client.cnf')).mode & 0o777).toBe(0o600);
+    const cfg = parseLibconfigFile(path.join(r.dir, 'copied.cnf'));
+    // The parsed file holds the SQL-escaped form (quotes doubled for the context ProxySQL pastes into) ...
+    expect((cfg.mysql_users as Row[])[0].password).toBe(HOSTILE.PROXYSQL_SECRET_USER_0_PASSWORD.replace(/'/g, "''"));
+    expect((cfg.mysql_variables as Row).monitor_password).toBe(HOSTILE.PROXYSQL_SECRET_MONITOR_PASSWORD.replace(/"/g, '""'));
+    // ... and SQLite, reading the statements ProxySQL builds from it, stores each secret exactly.
+    assertHeldExactly(cfg);
+    // A placeholder inside a secret value is data, not a second substitution.
+    expect((cfg.mysql_users as Row[])[1].password).toBe(HOSTILE.PROXYSQL_SECRET_USER_1_PASSWORD);
+    expect((cfg.mysql_servers as Row[]).map(s => s.hostname)).toEqual(['w.example', 'r.example']);
+    expectNoSecretIn(r.stdout + r.stderr);
+  });
+
+  test.each([
+    ['PROXYSQL_SECRET_ADMIN_PASSWORD', 'pa:ss', /PROXYSQL_SECRET_ADMIN_PASSWORD contains ':' or ';'/],
+    ['PROXYSQL_SECRET_ADMIN_USERNAME', 'ad;min', /PROXYSQL_SECRET_ADMIN_USERNAME contains ':' or ';'/],
+    ['PROXYSQL_SECRET_ADMIN_PASSWORD', 'pa\nss', /PROXYSQL_SECRET_ADMIN_PASSWORD contains a control character/],
+    ['PROXYSQL_SECRET_USER_0_PASSWORD', 'bell\u0007secret', /PROXYSQL_SECRET_USER_0_PASSWORD contains a control character other than tab, CR or LF/],
+    ['PROXYSQL_SECRET_MONITOR_PASSWORD', 'esc\u001bsecret', /PROXYSQL_SECRET_MONITOR_PASSWORD contains a control character/],
+    ['PROXYSQL_SECRET_USER_1_PASSWORD', '', /PROXYSQL_SECRET_USER_1_PASSWORD is empty/],
+  ])('refuses %s = %j without logging the value', (name, value, message) => {
+    const r = run(shell, { ...HOSTILE, [name]: value });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^proxysql-start: refusing to start: /m);
+    expect(r.stderr).toMatch(message);
+    if (value) expect(r.stderr).not.toContain(value);
+    expect(r.args).toBeUndefined();
+    expect(fs.existsSync(path.join(r.dir, 'etc', 'proxysql.cnf'))).toBe(false);
+  });
+
+  test('refuses when a secret env var is not mapped', () => {
+    const { PROXYSQL_SECRET_MONITOR_PASSWORD: _omit, ...rest } = HOSTILE;
+    const r = run(shell, rest);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/PROXYSQL_SECRET_MONITOR_PASSWORD is not set/);
+    expect(r.args).toBeUndefined();
+  });
+
+  test('refuses without a template', () => {
+    const r = run(shell, HOSTILE, { PROXYSQL_CONFIG_TEMPLATE: '' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/PROXYSQL_CONFIG_TEMPLATE is empty or not set/);
+  });
+
+  test('SIGTERM: PROXYSQL PAUSE through the admin client, drain, then TERM to ProxySQL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxysql-stop-'));
+    const child = spawn(shell, ['-c', START_SCRIPT], {
+      env: envFor(dir, HOSTILE, { STUB_STAY_UP: '1', PROXYSQL_DRAIN_SECONDS: '1' }), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', d => { output += d; });
+    child.stderr.on('data', d => { output += d; });
+    const deadline = Date.now() + 10000;
+    while (!fs.existsSync(path.join(dir, 'mode')) && Date.now() < deadline) await new Promise(res => setTimeout(res, 50));
+    const sent = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>(res => child.on('exit', c => res(c)));
+    const elapsed = Date.now() - sent;
+    expect(code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'events'), 'utf8')).toBe('PAUSE\nTERM\n');
+    expect(elapsed).toBeGreaterThanOrEqual(900); // the drain
+    const args = fs.readFileSync(path.join(dir, 'mysql-args'), 'utf8').trimEnd().split('\n');
+    expect(args).toEqual([`--defaults-file=${path.join(dir, 'etc', 'admin-client.cnf')}`, '-e', 'PROXYSQL PAUSE']);
+    expectNoSecretIn(output + args.join(' '));
+    expect(output).toMatch(/stop requested: PROXYSQL PAUSE, then draining for 1s/);
+  }, 20000);
+});
+
+describe('admin client option file', () => {
+  test('the real MariaDB client logs in with hostile admin credentials from it', async () => {
+    const user = uniqueName('adm');
+    const password = 'p"w$`\\ #x\'$(id) é€ \\"';
+    const r = run('/bin/sh', { ...HOSTILE, PROXYSQL_SECRET_ADMIN_USERNAME: user, PROXYSQL_SECRET_ADMIN_PASSWORD: password });
+    expect(r.status).toBe(0);
+    const admin = mariadbAdmin();
+    const conn = await mysql.createConnection({ ...admin });
+    try {
+      await conn.query('CREATE USER ?@\'%\' IDENTIFIED BY ?', [user, password]);
+      const client = fs.existsSync('/usr/bin/mariadb') ? '/usr/bin/mariadb' : 'mysql';
+      // Command-line options after --defaults-file override the file's port (6032) with the fixture's.
+      const out = spawnSync(client, [`--defaults-file=${path.join(r.dir, 'etc', 'admin-client.cnf')}`, `--port=${admin.port}`, '-N', '-B', '-e', 'SELECT CURRENT_USER()'], { encoding: 'utf8' });
+      expect(out.stderr).toBe('');
+      expect(out.stdout.trim()).toBe(`${user}@%`);
+    } finally {
+      await conn.query('DROP USER IF EXISTS ?@\'%\'', [user]);
+      await conn.end();
+    }
+  });
+
+  test('health check script is plain sh that reads the writer hostgroup from the rendered file', () => {
+    expect(HEALTH_CHECK_SCRIPT).toContain('runtime_mysql_servers');
+    const r = run('/bin/sh', HOSTILE);
+    const dir = r.dir;
+    // A stub mysql that prints what the admin interface would answer for the query it was given.
+    fs.writeFileSync(path.join(dir, 'bin', 'mysql'), `#!/bin/sh
+for a in "$@"; do last="$a"; done
+printf '%s\\n' "$last" > "$STUB_DIR/health-query"
+echo "$STUB_COUNT"
+`, { mode: 0o755 });
+    const env = { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, STUB_DIR: dir, PROXYSQL_CONFIG_DIR: path.join(dir, 'etc') };
+    expect(spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, STUB_COUNT: '1' } }).status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'health-query'), 'utf8')).toContain('hostgroup_id=10 ');
+    expect(spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, STUB_COUNT: '0' } }).status).not.toBe(0);
+  });
+});
