@@ -5,20 +5,21 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DemoFunction } from './demo-function';
 
 /**
  * Something applications reach ProxySQL through: its network access (`connections`, whose default
- * port is the client port) and the endpoint to connect to.
+ * port is the client port) and the host name and port to connect to.
  *
  * `ProxySqlFargate` implements it; so can anything else that fronts ProxySQL.
  */
-export interface IProxySqlEndpoint extends ec2.IConnectable {
-  /** The host name and port clients connect to (for `ProxySqlFargate`, the internal NLB's listener). */
-  readonly endpoint: rds.Endpoint;
+export interface IProxySqlEndpointProvider extends ec2.IConnectable {
+  /** The host name clients connect to (for `ProxySqlFargate`, the internal NLB's DNS name). */
+  readonly endpointHostname: string;
+  /** The port clients connect to (for `ProxySqlFargate`, the NLB listener's port). */
+  readonly endpointPort: number;
 }
 
 /** Properties of `LambdaDemoApi`. */
@@ -34,7 +35,7 @@ export interface LambdaDemoApiProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
 
   /** The ProxySQL service the function connects to; the function is allowed in on its default port. */
-  readonly proxy: IProxySqlEndpoint;
+  readonly proxy: IProxySqlEndpointProvider;
 
   /**
    * The application user's credentials, a secret in the RDS JSON shape (`username`, `password`,
@@ -144,8 +145,8 @@ export class LambdaDemoApi extends Construct {
       logGroup: this.functionLogGroup,
       environment: {
         DB_SECRET_ARN: props.userSecret.secretArn,
-        DB_HOST: props.proxy.endpoint.hostname,
-        DB_PORT: portAsString(props.proxy.endpoint.port),
+        DB_HOST: props.proxy.endpointHostname,
+        DB_PORT: portAsString(props.proxy.endpointPort),
         DB_NAME: databaseName,
       },
     });
@@ -156,7 +157,7 @@ export class LambdaDemoApi extends Construct {
       props.proxy.connections.allowDefaultPortFrom(fn, 'cdk-proxysql demo function');
     } else {
       // Without a default port on the proxy's connections, the endpoint's port is the one to open.
-      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
+      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpointPort), 'cdk-proxysql demo function');
     }
 
     this.api = new apigwv2.HttpApi(this, 'Api', {

@@ -2,19 +2,19 @@ import { App, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { IProxySqlEndpoint, LambdaDemoApi, LambdaDemoApiProps } from '../../src/lambda-demo-api/lambda-demo-api';
+import { IProxySqlEndpointProvider, LambdaDemoApi, LambdaDemoApiProps } from '../../src/lambda-demo-api/lambda-demo-api';
 
 /** What ProxySqlFargate offers the demo: a security group with the client port as default, and an endpoint. */
-class StandInProxy implements IProxySqlEndpoint {
+class StandInProxy implements IProxySqlEndpointProvider {
   public readonly connections: ec2.Connections;
-  public readonly endpoint: rds.Endpoint;
+  public readonly endpointHostname = 'proxy.example.internal';
+  public readonly endpointPort: number;
   constructor(scope: Stack, vpc: ec2.IVpc, opts: { defaultPort?: ec2.Port; port?: number } = {}) {
     const securityGroup = new ec2.SecurityGroup(scope, 'ProxySg', { vpc });
     this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: opts.defaultPort });
-    this.endpoint = new rds.Endpoint('proxy.example.internal', opts.port ?? 3306);
+    this.endpointPort = opts.port ?? 3306;
   }
 }
 
