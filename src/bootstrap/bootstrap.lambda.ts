@@ -101,10 +101,10 @@ export function makeHandler(deps: HandlerDeps): (event: CloudFormationCustomReso
     const admin = await deps.fetchCredentials(props.AdminSecretArn);
     const monitor = await deps.fetchCredentials(props.MonitorSecretArn);
     const users: UserPlan[] = [];
-    for (const [i, u] of (props.Users ?? []).entries()) {
+    for (const u of props.Users ?? []) {
       const creds = await deps.fetchCredentials(u.SecretArn);
+      // No database given: the RDS secret shape's dbname, else one named after the user.
       const database = u.Database || creds.dbname || creds.username;
-      if (!database) throw new BootstrapError(`Users[${i}]: no database given and secret ${secretName(u.SecretArn)} has no "dbname"`);
       users.push({ username: creds.username, password: creds.password, database, grants: u.Grants?.length ? u.Grants : undefined });
     }
     const conn = connection(props, admin);
