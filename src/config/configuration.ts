@@ -338,6 +338,12 @@ export class ProxySqlConfiguration {
     };
     const lines: string[] = [];
     const push = (...s: string[]) => lines.push(...s);
+    // Raw variables replace a default of the same name (the typed ones are refused in validate()):
+    // libconfig rejects a group that names a setting twice.
+    const withRaw = (entries: Array<[string, string | number | boolean | undefined]>, raw: { [name: string]: string } | undefined) => {
+      const rawEntries = Object.entries(raw ?? {});
+      return [...entries.filter(([k]) => !rawEntries.some(([r]) => r === k)), ...rawEntries];
+    };
     const kv = (entries: Array<[string, string | number | boolean | undefined]>, indent: string) =>
       entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${indent}${k}=${typeof v === 'string' ? lcString(v) : String(v)}`);
 
@@ -351,13 +357,17 @@ export class ProxySqlConfiguration {
     push('admin_variables=');
     push('{');
     push(`  admin_credentials="${adminCreds}"`);
-    push(...kv([
+    if (!(o.rawAdminVariables ?? {}).stats_credentials) {
+      // ProxySQL's default stats user is stats:stats; replace it with <admin user>_stats and the
+      // admin password so no well-known credential exists when the admin port is opened.
+      push(`  stats_credentials="${placeholder(ADMIN_USERNAME_ENV, SecretQuoting.ADMIN)}_stats:${placeholder(ADMIN_PASSWORD_ENV, SecretQuoting.ADMIN)}"`);
+    }
+    push(...kv(withRaw([
       ['mysql_ifaces', `${this.props.adminListenAddress ?? '127.0.0.1'}:${this.adminPort}`],
       ['restapi_enabled', this.restApiPort !== undefined],
       ['restapi_port', this.restApiPort],
       ['web_enabled', false],
-      ...Object.entries(o.rawAdminVariables ?? {}),
-    ], '  '));
+    ], o.rawAdminVariables), '  '));
     push('}');
 
     // mysql
@@ -369,7 +379,7 @@ export class ProxySqlConfiguration {
     push('{');
     push(`  monitor_username="${secretRef('PROXYSQL_SECRET_MONITOR_USERNAME', this.props.monitorSecret, 'username', SecretQuoting.DOUBLE)}"`);
     push(`  monitor_password="${secretRef('PROXYSQL_SECRET_MONITOR_PASSWORD', this.props.monitorSecret, 'password', SecretQuoting.DOUBLE)}"`);
-    push(...kv([
+    push(...kv(withRaw([
       ['threads', threads],
       ['max_connections', maxConn],
       ['interfaces', `0.0.0.0:${this.trafficPort}`],
@@ -382,8 +392,7 @@ export class ProxySqlConfiguration {
       ['monitor_read_only_interval', o.monitorReadOnlyIntervalMs ?? DEFAULTS.monitorReadOnlyIntervalMs],
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
       ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
-      ...Object.entries(o.rawMysqlVariables ?? {}),
-    ], '  '));
+    ], o.rawMysqlVariables), '  '));
     push('}');
 
     // servers

@@ -130,6 +130,15 @@ describe('rendering per backend kind', () => {
     expect(JSON.stringify(resolved)).toContain('Fn::Join');
   });
 
+  test('no default stats:stats user; raw variables replace defaults without duplicating a setting', () => {
+    const plain = parsed(make());
+    expect((plain.admin_variables as Row).stats_credentials)
+      .toBe('%{PROXYSQL_SECRET_ADMIN_USERNAME:adm}_stats:%{PROXYSQL_SECRET_ADMIN_PASSWORD:adm}');
+    const raw = parsed(make({ rawAdminVariables: { web_enabled: 'true' }, rawMysqlVariables: { monitor_enabled: 'false' } }));
+    expect((raw.admin_variables as Row).web_enabled).toBe('true');
+    expect((raw.mysql_variables as Row).monitor_enabled).toBe('false');
+  });
+
   test('sizing defaults follow task size, with bounds', () => {
     const at = (vcpus: number, memoryMiB: number) => parsed(make({}, PLAIN, { vcpus, memoryMiB })).mysql_variables as Row;
     expect(at(0.25, 512)).toMatchObject({ threads: 1, max_connections: 1024 });

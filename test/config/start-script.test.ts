@@ -119,12 +119,14 @@ function assertHeldExactly(cfg: { [k: string]: LibconfigValue }) {
     `INSERT OR REPLACE INTO global_variables VALUES ("mysql-monitor_username", "${mv.monitor_username}");`,
     `INSERT OR REPLACE INTO global_variables VALUES ("mysql-monitor_password", "${mv.monitor_password}");`,
     `INSERT OR REPLACE INTO global_variables VALUES ("admin-admin_credentials", "${av.admin_credentials}");`,
+    `INSERT OR REPLACE INTO global_variables VALUES ("admin-stats_credentials", "${av.stats_credentials}");`,
     'SELECT hex(variable_value) FROM global_variables ORDER BY rowid;',
   ].join('\n'));
   expect(vars).toEqual([
     hex(HOSTILE.PROXYSQL_SECRET_MONITOR_USERNAME),
     hex(HOSTILE.PROXYSQL_SECRET_MONITOR_PASSWORD),
     hex(`${HOSTILE.PROXYSQL_SECRET_ADMIN_USERNAME}:${HOSTILE.PROXYSQL_SECRET_ADMIN_PASSWORD}`),
+    hex(`${HOSTILE.PROXYSQL_SECRET_ADMIN_USERNAME}_stats:${HOSTILE.PROXYSQL_SECRET_ADMIN_PASSWORD}`),
   ]);
 }
 
