@@ -22,6 +22,8 @@ export const ADMIN_PASSWORD_ENV = 'PROXYSQL_SECRET_ADMIN_PASSWORD';
  * password inside '...' (Read_MySQL_Users_from_configfile), global variables inside "..."
  * (Read_Global_Variables_from_configfile). SQLite reads a doubled quote inside a quoted literal
  * as one quote, so the script doubles the quote of the context and the value arrives intact.
+ * This depends on ProxySQL NOT escaping (true for 2.7 and 3.0): keep the image pinned, and re-run
+ * the start-script tests' SQLite check against the source of any new ProxySQL version.
  */
 export enum SecretQuoting {
   /** Pasted inside '...': double `'`. */
