@@ -35,6 +35,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 
   tsconfigDevFile: 'tsconfig.dev.json',
+  // One typed-lint project (tsconfig.dev.json covers src/, test/ and integ/): with the project
+  // service, files under test/ would resolve to tsconfig.json, which covers src/ only.
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'integ'],
+    tsconfigPath: './tsconfig.dev.json',
+    projectService: false,
+  },
 
   devDeps: [
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
@@ -44,12 +52,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'mysql2@^3',
     '@aws-sdk/client-secrets-manager@^3',
     '@types/aws-lambda@^8',
+    're2js@^2.10.0',
   ],
 
   // Handlers are `src/**/*.lambda.ts`; projen bundles each with esbuild into assets/ and generates
   // a `*-function.ts` construct for it. The AWS SDK v3 is provided by the Lambda runtime.
   lambdaOptions: {
-    runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
     bundlingOptions: {
       externals: ['@aws-sdk/*'],
     },
@@ -71,6 +80,8 @@ project.gitignore.exclude('cdk.out/', '.tmp/', '/test/consumers/python/.venv/', 
 // integ-runner stages asset bodies next to each snapshot; only the templates and manifests are kept.
 project.gitignore.exclude('/integ/**/*.snapshot/asset.*');
 project.npmignore?.exclude('/integ/', '/.ci/', '/.tmp/', 'cdk.out/');
+
+project.tsconfigDev.addInclude('.projenrc.ts');
 
 // The ProxySQL start script and other runtime files ship with the library.
 project.npmignore?.addPatterns('!/lib/**/*.sh');

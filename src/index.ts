@@ -1,5 +1,6 @@
-export class Hello {
-  public sayHello() {
-    return 'hello, world!';
-  }
-}
+export * from './config';
+export * from './backend';
+export * from './aurora-backend';
+export * from './proxysql-fargate';
+export * from './private-dns-aliases';
+export * from './lambda-demo-api/lambda-demo-api';

@@ -165,11 +165,15 @@ describe('bootstrap handler: event → result, with the SQL layer on MariaDB', (
         s.close(() => resolve(p));
       });
     });
-    const quick = makeHandler({ fetchCredentials: fetcher({
-      [arn('admin')]: { username: 'admin', password: 'x' },
-      [arn('monitor')]: { username: 'm', password: 'x' },
-      [arn('app')]: { username: 'a', password: 'x' },
-    }), log: () => undefined, remainingMs: () => 32_000 }); // 30 s safety margin leaves a 2 s deadline
+    const quick = makeHandler({
+      fetchCredentials: fetcher({
+        [arn('admin')]: { username: 'admin', password: 'x' },
+        [arn('monitor')]: { username: 'm', password: 'x' },
+        [arn('app')]: { username: 'a', password: 'x' },
+      }),
+      log: () => undefined,
+      remainingMs: () => 32_000,
+    }); // 30 s safety margin leaves a 2 s deadline
     await expect(quick(event('Create', { ...props, Port: String(port) })))
       .rejects.toThrow(new RegExp(`database 127\\.0\\.0\\.1:${port} not reachable \\(ECONNREFUSED`));
   });

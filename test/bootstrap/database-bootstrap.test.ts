@@ -49,7 +49,9 @@ describe('DatabaseBootstrap', () => {
   test('the backend admits the function security group on the database port, and only that', () => {
     const { stack, bootstrap, dbSg, template } = fixture();
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306,
+      IpProtocol: 'tcp',
+      FromPort: 3306,
+      ToPort: 3306,
       GroupId: { 'Fn::GetAtt': [ref(stack, dbSg), 'GroupId'] },
       SourceSecurityGroupId: { 'Fn::GetAtt': [ref(stack, bootstrap.securityGroup), 'GroupId'] },
     });
@@ -60,7 +62,8 @@ describe('DatabaseBootstrap', () => {
     template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
       GroupId: { 'Fn::GetAtt': [ref(stack, bootstrap.securityGroup), 'GroupId'] },
       DestinationSecurityGroupId: { 'Fn::GetAtt': [ref(stack, dbSg), 'GroupId'] },
-      FromPort: 3306, ToPort: 3306,
+      FromPort: 3306,
+      ToPort: 3306,
     });
   });
 
@@ -79,7 +82,8 @@ describe('DatabaseBootstrap', () => {
     const policies = template.findResources('AWS::IAM::Policy', {
       Properties: { Roles: [{ Ref: fnRole }] },
     });
-    const statements = Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
+    type Policy = { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } };
+    const statements = Object.values(policies).flatMap((p) => (p as Policy).Properties.PolicyDocument.Statement);
     const secretReads = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
     const resources = secretReads.map((s) => s.Resource);
     expect(resources).toEqual([admin, monitor, app1].map((s) => ({ Ref: ref(stack, s) })));

@@ -48,7 +48,7 @@ describe('secretsManagerFetcher', () => {
   test('an SDK failure names the secret and the SDK error', async () => {
     const fetch = secretsManagerFetcher({
       send: async () => {
-        throw Object.assign(new Error("User is not authorized to perform: secretsmanager:GetSecretValue"), { name: 'AccessDeniedException' });
+        throw Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), { name: 'AccessDeniedException' });
       },
     });
     await expect(fetch(ARN)).rejects.toThrow(/^Could not read secret prod\/db\/monitor: AccessDeniedException: User is not authorized/);

@@ -43,7 +43,11 @@ describe('rendering per backend kind', () => {
         auroraDiscovery: { domainName: '.cluster-x.eu-west-1.rds.amazonaws.com', maxLagMs: 2000, lagNumChecks: 3 },
         serverVersion: '8.0.36',
       },
-      adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 0.5, memoryMiB: 1024,
+      adminSecret: s.admin,
+      monitorSecret: s.monitor,
+      defaultUsers: [s.app],
+      vcpus: 0.5,
+      memoryMiB: 1024,
     });
     const cfg = parseLibconfig(config.render().template);
     expect(cfg.mysql_servers).toEqual([
@@ -51,9 +55,20 @@ describe('rendering per backend kind', () => {
       { hostgroup_id: 20, hostname: 'db-2.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 2, max_connections: 300, use_ssl: 0 },
     ]);
     expect(cfg.mysql_aws_aurora_hostgroups).toEqual([{
-      writer_hostgroup: 10, reader_hostgroup: 20, active: 1, aurora_port: 3306, domain_name: '.cluster-x.eu-west-1.rds.amazonaws.com',
-      max_lag_ms: 2000, check_interval_ms: 1000, check_timeout_ms: 800, writer_is_also_reader: 0, new_reader_weight: 1,
-      add_lag_ms: 30, min_lag_ms: 30, lag_num_checks: 3, comment: 'cdk-proxysql aurora discovery',
+      writer_hostgroup: 10,
+      reader_hostgroup: 20,
+      active: 1,
+      aurora_port: 3306,
+      domain_name: '.cluster-x.eu-west-1.rds.amazonaws.com',
+      max_lag_ms: 2000,
+      check_interval_ms: 1000,
+      check_timeout_ms: 800,
+      writer_is_also_reader: 0,
+      new_reader_weight: 1,
+      add_lag_ms: 30,
+      min_lag_ms: 30,
+      lag_num_checks: 3,
+      comment: 'cdk-proxysql aurora discovery',
     }]);
     expect(cfg.mysql_replication_hostgroups).toBeUndefined();
     const mv = cfg.mysql_variables as Row;
@@ -72,27 +87,63 @@ describe('rendering per backend kind', () => {
         rawAdminVariables: { stats_credentials: 'stats:not-default' },
       },
       topology: { writer: { host: 'primary.example' }, readers: [{ host: 'replica-1.example' }, { host: 'replica-2.example' }], replicationCheck: ReplicationCheck.READ_ONLY_OR_INNODB_READ_ONLY },
-      adminSecret: s.admin, monitorSecret: s.monitor, vcpus: 4, memoryMiB: 8192,
+      adminSecret: s.admin,
+      monitorSecret: s.monitor,
+      vcpus: 4,
+      memoryMiB: 8192,
     });
     const r = config.render();
     const cfg = parseLibconfig(r.template);
     expect(cfg.mysql_replication_hostgroups).toEqual([{ writer_hostgroup: 10, reader_hostgroup: 20, check_type: 'read_only|innodb_read_only', comment: 'cdk-proxysql read_only check' }]);
     expect((cfg.mysql_servers as Row[]).map(x => [x.hostgroup_id, x.hostname])).toEqual([[10, 'primary.example'], [20, 'replica-1.example'], [20, 'replica-2.example']]);
     expect(cfg.mysql_users).toEqual([
-      { username: '%{PROXYSQL_SECRET_USER_0_USERNAME:sq}', password: '%{PROXYSQL_SECRET_USER_0_PASSWORD:sq}', active: 1, default_hostgroup: 10,
-        transaction_persistent: 1, fast_forward: 0, use_ssl: 0, max_connections: 500, default_schema: 'demo' },
-      { username: '%{PROXYSQL_SECRET_USER_1_USERNAME:sq}', password: '%{PROXYSQL_SECRET_USER_1_PASSWORD:sq}', active: 1, default_hostgroup: 20,
-        transaction_persistent: 0, fast_forward: 1, use_ssl: 1, max_connections: 10000 },
+      {
+        username: '%{PROXYSQL_SECRET_USER_0_USERNAME:sq}',
+        password: '%{PROXYSQL_SECRET_USER_0_PASSWORD:sq}',
+        active: 1,
+        default_hostgroup: 10,
+        transaction_persistent: 1,
+        fast_forward: 0,
+        use_ssl: 0,
+        max_connections: 500,
+        default_schema: 'demo',
+      },
+      {
+        username: '%{PROXYSQL_SECRET_USER_1_USERNAME:sq}',
+        password: '%{PROXYSQL_SECRET_USER_1_PASSWORD:sq}',
+        active: 1,
+        default_hostgroup: 20,
+        transaction_persistent: 0,
+        fast_forward: 1,
+        use_ssl: 1,
+        max_connections: 10000,
+      },
     ]);
     expect(cfg.admin_variables).toEqual({
       admin_credentials: '%{PROXYSQL_SECRET_ADMIN_USERNAME:adm}:%{PROXYSQL_SECRET_ADMIN_PASSWORD:adm}',
-      mysql_ifaces: '127.0.0.1:6032', restapi_enabled: true, restapi_port: 6070, web_enabled: false, stats_credentials: 'stats:not-default',
+      mysql_ifaces: '127.0.0.1:6032',
+      restapi_enabled: true,
+      restapi_port: 6070,
+      web_enabled: false,
+      stats_credentials: 'stats:not-default',
     });
     expect(cfg.mysql_variables).toEqual({
-      monitor_username: '%{PROXYSQL_SECRET_MONITOR_USERNAME:dq}', monitor_password: '%{PROXYSQL_SECRET_MONITOR_PASSWORD:dq}',
-      threads: 4, max_connections: 31744, interfaces: '0.0.0.0:6033', server_version: '8.0.39', have_ssl: true, connection_max_age_ms: 300000,
-      monitor_enabled: true, monitor_connect_interval: 60000, monitor_ping_interval: 10000, monitor_read_only_interval: 1000,
-      monitor_read_only_timeout: 800, monitor_writer_is_also_reader: false, default_query_timeout: '60000', ping_interval_server_msec: '5000',
+      monitor_username: '%{PROXYSQL_SECRET_MONITOR_USERNAME:dq}',
+      monitor_password: '%{PROXYSQL_SECRET_MONITOR_PASSWORD:dq}',
+      threads: 4,
+      max_connections: 31744,
+      interfaces: '0.0.0.0:6033',
+      server_version: '8.0.39',
+      have_ssl: true,
+      connection_max_age_ms: 300000,
+      monitor_enabled: true,
+      monitor_connect_interval: 60000,
+      monitor_ping_interval: 10000,
+      monitor_read_only_interval: 1000,
+      monitor_read_only_timeout: 800,
+      monitor_writer_is_also_reader: false,
+      default_query_timeout: '60000',
+      ping_interval_server_msec: '5000',
     });
     expect(r.restApiPort).toBe(6070);
     expect(Object.entries(r.secretEnvironment).map(([k, v]) => [k, v.field])).toEqual([
@@ -106,8 +157,16 @@ describe('rendering per backend kind', () => {
   });
 
   test('plain writer only: no discovery table, read rules dropped so reads stay on the writer', () => {
-    const cfg = parsed(make({ writerHostgroup: 1, readerHostgroup: 2, trafficPort: 3306, adminPort: 6100, frontendTls: false, workerThreads: 8,
-      maxClientConnections: 1000, connectionMaxAgeMs: 0 }));
+    const cfg = parsed(make({
+      writerHostgroup: 1,
+      readerHostgroup: 2,
+      trafficPort: 3306,
+      adminPort: 6100,
+      frontendTls: false,
+      workerThreads: 8,
+      maxClientConnections: 1000,
+      connectionMaxAgeMs: 0,
+    }));
     expect(cfg.mysql_servers).toEqual([{ hostgroup_id: 1, hostname: 'db.example.internal', port: 3307, weight: 1, max_connections: 1000, use_ssl: 0 }]);
     expect(cfg.mysql_aws_aurora_hostgroups).toBeUndefined();
     expect(cfg.mysql_replication_hostgroups).toBeUndefined();

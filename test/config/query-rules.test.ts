@@ -89,12 +89,25 @@ describe('custom rules', () => {
       after: [{ match: '^SHOW ', destination: RuleDestination.READERS, timeoutMs: 1000, multiplex: false, mirror: RuleDestination.WRITER }],
     }));
     expect(rules[0]).toEqual({
-      rule_id: 100, active: 1, match_digest: '^SELECT .* FROM reports\\.', re_modifiers: 'CASELESS',
-      destination_hostgroup: 10, cache_ttl: 5000, apply: 1, comment: 'reports on writer',
+      rule_id: 100,
+      active: 1,
+      match_digest: '^SELECT .* FROM reports\\.',
+      re_modifiers: 'CASELESS',
+      destination_hostgroup: 10,
+      cache_ttl: 5000,
+      apply: 1,
+      comment: 'reports on writer',
     });
     expect(rules[rules.length - 1]).toEqual({
-      rule_id: 2000, active: 1, match_digest: '^SHOW ', re_modifiers: 'CASELESS', destination_hostgroup: 20,
-      multiplex: 0, timeout: 1000, mirror_hostgroup: 10, apply: 1,
+      rule_id: 2000,
+      active: 1,
+      match_digest: '^SHOW ',
+      re_modifiers: 'CASELESS',
+      destination_hostgroup: 20,
+      multiplex: 0,
+      timeout: 1000,
+      mirror_hostgroup: 10,
+      apply: 1,
     });
     expect(route(rules, 'SELECT a FROM reports.daily WHERE d = ?')).toBe(10);
     expect(route(rules, 'SHOW TABLES FROM demo')).toBe(20);

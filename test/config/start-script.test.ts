@@ -6,9 +6,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as mysql from 'mysql2/promise';
 import { ProxySqlConfiguration } from '../../src/config/configuration';
+import { HEALTH_CHECK_SCRIPT, START_SCRIPT } from '../../src/config/start-script';
 import { ReplicationCheck } from '../../src/config/topology';
 import { ProxySqlUser } from '../../src/config/users';
-import { HEALTH_CHECK_SCRIPT, START_SCRIPT } from '../../src/config/start-script';
 import { LibconfigValue, parseLibconfigFile } from '../fixtures/libconfig';
 import { mariadbAdmin, uniqueName } from '../fixtures/mariadb';
 
@@ -85,7 +85,10 @@ function run(shell: string, secrets: { [k: string]: string }, extra: { [k: strin
   const r = spawnSync(shell, ['-c', START_SCRIPT], { env: envFor(dir, secrets, extra), encoding: 'utf8', timeout: 20000 });
   const argsFile = path.join(dir, 'proxysql-args');
   return {
-    dir, status: r.status, stdout: r.stdout, stderr: r.stderr,
+    dir,
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
     args: fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8').trimEnd().split('\n') : undefined,
   };
 }
@@ -143,7 +146,7 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     const conf = path.join(r.dir, 'etc', 'proxysql.cnf');
     expect(r.args).toEqual(['-f', '--initial', '--idle-threads', '-c', conf, '-D', path.join(r.dir, 'data')]);
     expect(fs.readFileSync(path.join(r.dir, 'mode'), 'utf8').trim()).toBe('600');
-    expect(fs.statSync(path.join(r.dir, 'etc', 'admin-client.cnf')).mode & 0o777).toBe(0o600);
+    expect((fs.statSync(path.join(r.dir, 'etc', 'admin-client.cnf')).mode % 0o1000).toString(8)).toBe('600');
     const cfg = parseLibconfigFile(path.join(r.dir, 'copied.cnf'));
     // The parsed file holds the SQL-escaped form (quotes doubled for the context ProxySQL pastes into) ...
     expect((cfg.mysql_users as Row[])[0].password).toBe(HOSTILE.PROXYSQL_SECRET_USER_0_PASSWORD.replace(/'/g, "''"));

@@ -18,7 +18,7 @@ describe('MariaDB fixture', () => {
       await conn.execute(`INSERT INTO \`${db}\`.t VALUES (?, ?)`, [7, 'quote \' and backslash \\']);
       const [rows] = await conn.query(`SELECT id, note FROM \`${db}\`.t`);
       expect(rows).toEqual([{ id: 7, note: 'quote \' and backslash \\' }]);
-      const [bind] = await conn.query("SELECT @@bind_address AS b");
+      const [bind] = await conn.query('SELECT @@bind_address AS b');
       expect((bind as Array<{ b: string }>)[0].b).toBe('127.0.0.1');
     } finally {
       await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);

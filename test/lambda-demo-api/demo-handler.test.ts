@@ -15,7 +15,12 @@ const handlers: DemoHandler[] = [];
 
 function getRoot(method = 'GET', rawPath = '/'): APIGatewayProxyEventV2 {
   return {
-    version: '2.0', routeKey: `${method} ${rawPath}`, rawPath, rawQueryString: '', headers: {}, isBase64Encoded: false,
+    version: '2.0',
+    routeKey: `${method} ${rawPath}`,
+    rawPath,
+    rawQueryString: '',
+    headers: {},
+    isBase64Encoded: false,
     requestContext: { http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '10.0.0.1', userAgent: 'jest' } },
   } as unknown as APIGatewayProxyEventV2;
 }
@@ -100,8 +105,12 @@ describe('demo handler against MariaDB', () => {
     const [facts] = await admin.query<mysql.RowDataPacket[]>(
       'SELECT @@hostname AS h, @@server_id AS s, @@innodb_read_only AS i, @@read_only AS r, @@version AS v');
     const server = {
-      hostname: facts[0].h, serverId: Number(facts[0].s), auroraServerId: null,
-      innodbReadOnly: Number(facts[0].i) === 1, readOnly: Number(facts[0].r) === 1, version: facts[0].v,
+      hostname: facts[0].h,
+      serverId: Number(facts[0].s),
+      auroraServerId: null,
+      innodbReadOnly: Number(facts[0].i) === 1,
+      readOnly: Number(facts[0].r) === 1,
+      version: facts[0].v,
     };
     expect(body.write).toEqual({ id: expect.any(Number), server });
     expect(body.read).toEqual({ sawWrite: true, rowCount: expect.any(Number), attempts: 1, server });

@@ -1,0 +1,209 @@
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import {
+  AuroraDiscoveryTuning, AuroraTopologyMode, IProxySqlBackend, ProxySqlBackend, ProxySqlBackendConfig,
+} from './backend';
+import { SAFE_SECRET_EXCLUDED_CHARACTERS } from './private/secrets';
+
+/**
+ * Properties of an `AuroraBackend`.
+ */
+export interface AuroraBackendProps {
+  /** The VPC of the cluster. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Where the instances go.
+   *
+   * @default - the VPC's isolated subnets if it has any, else its private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Number of reader instances besides the writer.
+   *
+   * @default 1
+   */
+  readonly readers?: number;
+  /**
+   * The provisioned instance class (Graviton by default: the best price/performance for MySQL).
+   * Ignored when `serverlessV2` is true.
+   *
+   * @default - db.r7g.large
+   */
+  readonly instanceType?: ec2.InstanceType;
+  /**
+   * Use Aurora Serverless v2 instances instead of provisioned ones.
+   *
+   * @default false
+   */
+  readonly serverlessV2?: boolean;
+  /**
+   * Serverless v2 minimum capacity (ACU), with `serverlessV2`.
+   *
+   * @default 0.5
+   */
+  readonly serverlessV2MinCapacity?: number;
+  /**
+   * Serverless v2 maximum capacity (ACU), with `serverlessV2`.
+   *
+   * @default 4
+   */
+  readonly serverlessV2MaxCapacity?: number;
+  /**
+   * The Aurora MySQL 3 (MySQL 8.0-compatible) engine version.
+   *
+   * @default rds.AuroraMysqlEngineVersion.VER_3_10_3 (an LTS release)
+   */
+  readonly engineVersion?: rds.AuroraMysqlEngineVersion;
+  /**
+   * The database the application user owns (the bootstrap creates it).
+   *
+   * @default 'app'
+   */
+  readonly databaseName?: string;
+  /**
+   * The application user's name.
+   *
+   * @default 'app'
+   */
+  readonly appUsername?: string;
+  /**
+   * The master user's name.
+   *
+   * @default 'clusteradmin'
+   */
+  readonly masterUsername?: string;
+  /**
+   * How long automated backups are kept.
+   *
+   * @default Duration.days(7)
+   */
+  readonly backupRetention?: Duration;
+  /**
+   * What happens to the cluster when it leaves the stack.
+   *
+   * @default RemovalPolicy.SNAPSHOT
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Protect the cluster from deletion.
+   *
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * How ProxySQL learns the topology.
+   *
+   * @default AuroraTopologyMode.AURORA_DISCOVERY
+   */
+  readonly topologyMode?: AuroraTopologyMode;
+  /**
+   * Aurora discovery tuning.
+   *
+   * @default - ProxySQL configuration defaults
+   */
+  readonly discovery?: AuroraDiscoveryTuning;
+}
+
+/** MySQL version that Aurora MySQL 3.10 reports, so ProxySQL answers clients with the same. */
+const DEFAULT_SERVER_VERSION = '8.0.42';
+
+/**
+ * An Aurora MySQL cluster (a writer and readers) ready to sit behind `ProxySqlFargate`.
+ *
+ * Storage is encrypted, the master and application users get generated secrets whose characters
+ * are safe for ProxySQL's configuration, and the proxy's bootstrap creates the application user
+ * and its database after deploy: no manual SQL.
+ */
+export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IConnectable {
+  /** The Aurora cluster. */
+  public readonly cluster: rds.DatabaseCluster;
+  /** The master user's secret (RDS JSON shape). */
+  public readonly masterSecret: secretsmanager.ISecret;
+  /** The application user's secret (RDS JSON shape, with `dbname`, `host` and `port`). */
+  public readonly appUserSecret: secretsmanager.ISecret;
+  /** The database the application user owns. */
+  public readonly databaseName: string;
+  /** Network access to the cluster. */
+  public readonly connections: ec2.Connections;
+
+  private readonly backend: IProxySqlBackend;
+
+  constructor(scope: Construct, id: string, props: AuroraBackendProps) {
+    super(scope, id);
+    const readers = props.readers ?? 1;
+    if (!Token.isUnresolved(readers) && (!Number.isInteger(readers) || readers < 0 || readers > 15)) {
+      throw new Error(`AuroraBackend: readers must be a whole number from 0 to 15 (Aurora's limit) (got ${readers})`);
+    }
+    if (!props.serverlessV2 && (props.serverlessV2MinCapacity !== undefined || props.serverlessV2MaxCapacity !== undefined)) {
+      throw new Error('AuroraBackend: serverlessV2MinCapacity and serverlessV2MaxCapacity need serverlessV2: true (got serverlessV2 unset or false)');
+    }
+    if (props.serverlessV2 && props.instanceType) {
+      throw new Error(`AuroraBackend: instanceType applies to provisioned instances only (got ${props.instanceType} with serverlessV2: true)`);
+    }
+    if (props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS && readers === 0) {
+      throw new Error('AuroraBackend: topologyMode READ_ONLY_CHECKS sends reads to the reader endpoint, which needs readers >= 1 (got readers: 0)');
+    }
+    this.databaseName = props.databaseName ?? 'app';
+    const appUsername = props.appUsername ?? 'app';
+    const masterUsername = props.masterUsername ?? 'clusteradmin';
+    if (appUsername === masterUsername) {
+      throw new Error(`AuroraBackend: appUsername must differ from masterUsername (got ${appUsername} for both)`);
+    }
+
+    const vpcSubnets = props.vpcSubnets ?? {
+      subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    };
+    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R7G, ec2.InstanceSize.LARGE);
+    const instance = (name: string, promotionTier: boolean) => props.serverlessV2
+      ? rds.ClusterInstance.serverlessV2(name, { scaleWithWriter: promotionTier })
+      : rds.ClusterInstance.provisioned(name, { instanceType, promotionTier: promotionTier ? 1 : 2 });
+
+    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      engine: rds.DatabaseClusterEngine.auroraMysql({
+        version: props.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_3,
+      }),
+      vpc: props.vpc,
+      vpcSubnets,
+      credentials: rds.Credentials.fromGeneratedSecret(masterUsername, {
+        excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
+      }),
+      writer: instance('Writer', true),
+      readers: Array.from({ length: readers }, (_, i) => instance(`Reader${i + 1}`, i === 0)),
+      serverlessV2MinCapacity: props.serverlessV2 ? props.serverlessV2MinCapacity ?? 0.5 : undefined,
+      serverlessV2MaxCapacity: props.serverlessV2 ? props.serverlessV2MaxCapacity ?? 4 : undefined,
+      storageEncrypted: true,
+      iamAuthentication: true,
+      backup: { retention: props.backupRetention ?? Duration.days(7) },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.SNAPSHOT,
+      deletionProtection: props.deletionProtection ?? true,
+      cloudwatchLogsExports: ['error', 'slowquery'],
+    });
+    this.masterSecret = this.cluster.secret!;
+    this.connections = this.cluster.connections;
+
+    const appSecret = new rds.DatabaseSecret(this, 'AppUserSecret', {
+      username: appUsername,
+      dbname: this.databaseName,
+      excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
+    });
+    this.appUserSecret = appSecret;
+
+    const ids = this.cluster.instanceIdentifiers;
+    this.backend = ProxySqlBackend.fromAuroraCluster(this.cluster, {
+      adminSecret: this.masterSecret,
+      appUserSecrets: [this.appUserSecret],
+      serverVersion: DEFAULT_SERVER_VERSION,
+      topologyMode: props.topologyMode ?? AuroraTopologyMode.AURORA_DISCOVERY,
+      instanceIdentifiers: props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS ? undefined : ids,
+      discovery: props.discovery,
+    });
+  }
+
+  /** Describe this cluster to a proxy. */
+  public bind(scope: Construct): ProxySqlBackendConfig {
+    return this.backend.bind(scope);
+  }
+}

@@ -1,0 +1,391 @@
+import { Fn, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct, IDependable } from 'constructs';
+import { AuroraDiscovery, BackendTopology, ProxySqlServer, ReplicationCheck } from './config/topology';
+
+/**
+ * The privileges the monitor user needs, which follow from how ProxySQL learns the topology.
+ */
+export enum MonitorPrivileges {
+  /** Connect, ping and `SELECT @@read_only`-style checks: `USAGE` only. */
+  READ_ONLY_CHECKS = 'read_only',
+  /** Read-only checks plus replication lag (`SHOW REPLICA STATUS`): `REPLICATION CLIENT`. */
+  REPLICATION = 'replication',
+  /** Aurora topology discovery (`INFORMATION_SCHEMA.REPLICA_HOST_STATUS`). */
+  AURORA = 'aurora',
+}
+
+/**
+ * What a backend tells the proxy when the proxy binds to it.
+ */
+export interface ProxySqlBackendConfig {
+  /** The servers and how ProxySQL learns which one is the writer. */
+  readonly topology: BackendTopology;
+  /** The database port (the port the proxy tasks and the bootstrap function must reach). */
+  readonly port: number;
+  /**
+   * A host name that always reaches the current writer (e.g. an Aurora cluster endpoint); the
+   * bootstrap creates users there.
+   */
+  readonly writerEndpoint: string;
+  /**
+   * The network peers that guard the database; the proxy admits its tasks (and the bootstrap
+   * function) into them on `port`.
+   *
+   * @default - the backend has no security group CDK can change (plain endpoints)
+   */
+  readonly connections?: ec2.Connections;
+  /**
+   * A secret (RDS JSON shape) of a user allowed to create users and grant privileges; the
+   * bootstrap custom resource signs in with it.
+   *
+   * @default - none: the proxy refuses to bootstrap this backend unless it is given one
+   */
+  readonly adminSecret?: secretsmanager.ISecret;
+  /**
+   * Application users the proxy serves when it is not given `users`.
+   *
+   * @default - none
+   */
+  readonly defaultUserSecrets?: secretsmanager.ISecret[];
+  /** The privileges the monitor user needs for this backend's topology checks. */
+  readonly monitorPrivileges: MonitorPrivileges;
+  /**
+   * The servers present certificates signed by the Amazon RDS CA, so the bootstrap can connect
+   * with verified TLS.
+   *
+   * @default false
+   */
+  readonly tlsWithRdsCertificates?: boolean;
+  /**
+   * What must exist before the database can be bootstrapped (e.g. the database instances).
+   *
+   * @default - none
+   */
+  readonly dependables?: IDependable[];
+}
+
+/**
+ * A MySQL-compatible database that ProxySQL fronts.
+ *
+ * Make one with the static factories of `ProxySqlBackend`, or use `AuroraBackend`.
+ */
+export interface IProxySqlBackend {
+  /** Describe the backend to a proxy. Called once by each proxy that uses it. */
+  bind(scope: Construct): ProxySqlBackendConfig;
+}
+
+/** How ProxySQL learns the topology of an Aurora cluster. */
+export enum AuroraTopologyMode {
+  /**
+   * ProxySQL's Aurora support (`mysql_aws_aurora_hostgroups`): it reads
+   * `INFORMATION_SCHEMA.REPLICA_HOST_STATUS`, finds every instance and follows failovers within
+   * seconds. Needs the instance identifiers.
+   */
+  AURORA_DISCOVERY = 'aurora',
+  /**
+   * `innodb_read_only` checks (`mysql_replication_hostgroups`) against the cluster endpoint and
+   * the reader endpoint. Works without knowing the instances; follows failovers as fast as the
+   * cluster's DNS does.
+   */
+  READ_ONLY_CHECKS = 'read-only-checks',
+}
+
+/** Options shared by every backend factory. */
+export interface ProxySqlBackendOptions {
+  /**
+   * A secret (RDS JSON shape: `username`, `password`) for a user that may create users and grant
+   * privileges; the proxy's bootstrap signs in with it to create the monitor and application users.
+   *
+   * @default - none; required while the proxy's bootstrap is on
+   */
+  readonly adminSecret?: secretsmanager.ISecret;
+  /**
+   * Application users (RDS JSON shape secrets) the proxy serves when it is not given `users`.
+   *
+   * @default - none
+   */
+  readonly appUserSecrets?: secretsmanager.ISecret[];
+  /**
+   * The MySQL version ProxySQL reports to clients.
+   *
+   * @default - ProxySQL configuration default (a MySQL 8.0 version string)
+   */
+  readonly serverVersion?: string;
+  /**
+   * Encrypt ProxySQL's connections to the database (`use_ssl` on every server).
+   *
+   * @default - true for Aurora and RDS (they always offer TLS); false for `fromEndpoints`
+   */
+  readonly useSsl?: boolean;
+}
+
+/** Options for an Aurora MySQL cluster made elsewhere. */
+export interface AuroraClusterBackendOptions extends ProxySqlBackendOptions {
+  /**
+   * Identifiers of the cluster's instances (writer and readers, in any order). ProxySQL's Aurora
+   * discovery starts from them and finds any other instance by itself.
+   *
+   * @default - none; required with `AuroraTopologyMode.AURORA_DISCOVERY`
+   */
+  readonly instanceIdentifiers?: string[];
+  /**
+   * How ProxySQL learns which instance is the writer.
+   *
+   * @default - `AURORA_DISCOVERY` when `instanceIdentifiers` are given, otherwise `READ_ONLY_CHECKS`
+   */
+  readonly topologyMode?: AuroraTopologyMode;
+  /**
+   * Aurora discovery tuning (replication lag limit, check interval and timeout, ...).
+   *
+   * @default - ProxySQL configuration defaults
+   */
+  readonly discovery?: AuroraDiscoveryTuning;
+}
+
+/** Aurora discovery settings other than the domain, which the backend derives. */
+export interface AuroraDiscoveryTuning {
+  /**
+   * Shun a reader whose replication lag exceeds this (ProxySQL range 10–600000).
+   *
+   * @default - ProxySQL configuration default
+   */
+  readonly maxLagMs?: number;
+  /**
+   * How often the topology is read (ProxySQL range 100–600000).
+   *
+   * @default - ProxySQL configuration default
+   */
+  readonly checkIntervalMs?: number;
+  /**
+   * How long one topology check may take (ProxySQL range 80–3000).
+   *
+   * @default - ProxySQL configuration default
+   */
+  readonly checkTimeoutMs?: number;
+  /**
+   * Also send reads to the writer.
+   *
+   * @default false
+   */
+  readonly writerIsAlsoReader?: boolean;
+}
+
+/** One server of a plain MySQL backend. */
+export interface MysqlEndpoint {
+  /** Host name or IP address. */
+  readonly host: string;
+  /** Port. */
+  readonly port: number;
+}
+
+/** Options for any MySQL reachable by host and port. */
+export interface EndpointsBackendOptions extends ProxySqlBackendOptions {
+  /** The primary (read/write) server. */
+  readonly writer: MysqlEndpoint;
+  /**
+   * Read replicas. Must use the writer's port.
+   *
+   * @default - none: every query goes to the writer
+   */
+  readonly readers?: MysqlEndpoint[];
+  /**
+   * Security groups that guard the servers; the proxy admits its tasks into them.
+   *
+   * @default - none: you open the database to the proxy yourself
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * How ProxySQL tells the writer from the readers.
+   *
+   * @default ReplicationCheck.READ_ONLY
+   */
+  readonly replicationCheck?: ReplicationCheck;
+}
+
+/** Options for RDS for MySQL instances. */
+export interface RdsInstancesBackendOptions extends ProxySqlBackendOptions {
+  /**
+   * Read replicas of the writer.
+   *
+   * @default - none
+   */
+  readonly readReplicas?: rds.IDatabaseInstance[];
+}
+
+const CLUSTER_ENDPOINT_MARKER = '.cluster-';
+
+/**
+ * The Aurora domain ProxySQL appends to an instance identifier to reach the instance:
+ * `<name>.cluster-<hash>.<region>.rds.amazonaws.com` → `.<hash>.<region>.rds.amazonaws.com`.
+ * A cluster name has no dot, so the part after `.cluster-` is the domain without its dot.
+ */
+export function auroraDomainFromClusterEndpoint(clusterEndpoint: string): string {
+  if (!Token.isUnresolved(clusterEndpoint)) {
+    const at = clusterEndpoint.indexOf(CLUSTER_ENDPOINT_MARKER);
+    if (at < 0) {
+      throw new Error(`ProxySqlBackend: the cluster endpoint must look like <name>.cluster-<id>.<region>.rds.amazonaws.com (got ${clusterEndpoint})`);
+    }
+    return `.${clusterEndpoint.slice(at + CLUSTER_ENDPOINT_MARKER.length)}`;
+  }
+  return `.${Fn.select(1, Fn.split(CLUSTER_ENDPOINT_MARKER, clusterEndpoint))}`;
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(message);
+}
+
+function validPort(prop: string, port: number): void {
+  if (!Token.isUnresolved(port)) {
+    check(Number.isInteger(port) && port >= 1 && port <= 65535, `ProxySqlBackend: ${prop} must be a whole number from 1 to 65535 (got ${port})`);
+  }
+}
+
+function validHost(prop: string, host: string): void {
+  check(typeof host === 'string' && host.trim().length > 0, `ProxySqlBackend: ${prop} must be a host name or IP address (got ${JSON.stringify(host)})`);
+}
+
+/**
+ * Factories for the databases ProxySQL can front.
+ */
+export abstract class ProxySqlBackend {
+  /**
+   * An Aurora MySQL cluster, made in this app or imported with
+   * `rds.DatabaseCluster.fromDatabaseClusterAttributes`.
+   */
+  public static fromAuroraCluster(cluster: rds.IDatabaseCluster, options: AuroraClusterBackendOptions = {}): IProxySqlBackend {
+    const ids = options.instanceIdentifiers ?? [];
+    const mode = options.topologyMode
+      ?? (ids.length > 0 ? AuroraTopologyMode.AURORA_DISCOVERY : AuroraTopologyMode.READ_ONLY_CHECKS);
+    check(mode !== AuroraTopologyMode.AURORA_DISCOVERY || ids.length > 0,
+      'ProxySqlBackend.fromAuroraCluster: instanceIdentifiers must name at least one instance with topologyMode AURORA_DISCOVERY (got none); pass them or use AuroraTopologyMode.READ_ONLY_CHECKS');
+    check(mode !== AuroraTopologyMode.READ_ONLY_CHECKS || options.discovery === undefined,
+      'ProxySqlBackend.fromAuroraCluster: discovery applies only to topologyMode AURORA_DISCOVERY (got READ_ONLY_CHECKS)');
+    return new AuroraClusterBackend(cluster, mode, ids, options);
+  }
+
+  /** RDS for MySQL: a writer instance and its read replicas, told apart by `read_only` checks. */
+  public static fromRdsInstances(writer: rds.IDatabaseInstance, options: RdsInstancesBackendOptions = {}): IProxySqlBackend {
+    return new RdsInstancesBackend(writer, options);
+  }
+
+  /** Any MySQL reachable by host and port (self-managed, another account, on premises). */
+  public static fromEndpoints(options: EndpointsBackendOptions): IProxySqlBackend {
+    validHost('writer.host', options.writer.host);
+    validPort('writer.port', options.writer.port);
+    (options.readers ?? []).forEach((r, i) => {
+      validHost(`readers[${i}].host`, r.host);
+      validPort(`readers[${i}].port`, r.port);
+      if (!Token.isUnresolved(r.port) && !Token.isUnresolved(options.writer.port)) {
+        check(r.port === options.writer.port,
+          `ProxySqlBackend.fromEndpoints: readers[${i}].port must equal writer.port (${options.writer.port}) so one security rule covers every server (got ${r.port})`);
+      }
+    });
+    return new EndpointsBackend(options);
+  }
+}
+
+function server(host: string, port: number, options: ProxySqlBackendOptions, tlsByDefault: boolean): ProxySqlServer {
+  return { host, port, useSsl: options.useSsl ?? tlsByDefault };
+}
+
+class AuroraClusterBackend implements IProxySqlBackend {
+  constructor(
+    private readonly cluster: rds.IDatabaseCluster,
+    private readonly mode: AuroraTopologyMode,
+    private readonly instanceIdentifiers: string[],
+    private readonly options: AuroraClusterBackendOptions,
+  ) {}
+
+  public bind(_scope: Construct): ProxySqlBackendConfig {
+    const port = Token.asNumber(this.cluster.clusterEndpoint.port);
+    const base = {
+      port,
+      writerEndpoint: this.cluster.clusterEndpoint.hostname,
+      connections: this.cluster.connections,
+      adminSecret: this.options.adminSecret,
+      defaultUserSecrets: this.options.appUserSecrets,
+      dependables: [this.cluster],
+      tlsWithRdsCertificates: true,
+    };
+    if (this.mode === AuroraTopologyMode.READ_ONLY_CHECKS) {
+      return {
+        ...base,
+        monitorPrivileges: MonitorPrivileges.READ_ONLY_CHECKS,
+        topology: {
+          writer: server(this.cluster.clusterEndpoint.hostname, port, this.options, true),
+          readers: [server(this.cluster.clusterReadEndpoint.hostname, port, this.options, true)],
+          replicationCheck: ReplicationCheck.INNODB_READ_ONLY,
+          serverVersion: this.options.serverVersion,
+        },
+      };
+    }
+    const domainName = auroraDomainFromClusterEndpoint(this.cluster.clusterEndpoint.hostname);
+    const hosts = this.instanceIdentifiers.map((id) => server(Fn.join('', [id, domainName]), port, this.options, true));
+    const discovery: AuroraDiscovery = { domainName, port, ...this.options.discovery };
+    return {
+      ...base,
+      monitorPrivileges: MonitorPrivileges.AURORA,
+      topology: {
+        // Aurora discovery moves servers between the hostgroups itself; the first instance only
+        // seeds the writer hostgroup until the first check.
+        writer: hosts[0],
+        readers: hosts.slice(1),
+        auroraDiscovery: discovery,
+        serverVersion: this.options.serverVersion,
+      },
+    };
+  }
+}
+
+class RdsInstancesBackend implements IProxySqlBackend {
+  constructor(private readonly writer: rds.IDatabaseInstance, private readonly options: RdsInstancesBackendOptions) {}
+
+  public bind(_scope: Construct): ProxySqlBackendConfig {
+    const port = Token.asNumber(this.writer.dbInstanceEndpointPort);
+    const replicas = this.options.readReplicas ?? [];
+    const connections = new ec2.Connections({
+      securityGroups: [this.writer, ...replicas].flatMap((i) => i.connections.securityGroups),
+    });
+    return {
+      port,
+      writerEndpoint: this.writer.dbInstanceEndpointAddress,
+      connections,
+      adminSecret: this.options.adminSecret,
+      defaultUserSecrets: this.options.appUserSecrets,
+      monitorPrivileges: MonitorPrivileges.REPLICATION,
+      dependables: [this.writer, ...replicas],
+      tlsWithRdsCertificates: true,
+      topology: {
+        writer: server(this.writer.dbInstanceEndpointAddress, port, this.options, true),
+        readers: replicas.map((r) => server(r.dbInstanceEndpointAddress, port, this.options, true)),
+        replicationCheck: ReplicationCheck.READ_ONLY,
+        serverVersion: this.options.serverVersion,
+      },
+    };
+  }
+}
+
+class EndpointsBackend implements IProxySqlBackend {
+  constructor(private readonly options: EndpointsBackendOptions) {}
+
+  public bind(_scope: Construct): ProxySqlBackendConfig {
+    const groups = this.options.securityGroups ?? [];
+    return {
+      port: this.options.writer.port,
+      writerEndpoint: this.options.writer.host,
+      connections: groups.length > 0 ? new ec2.Connections({ securityGroups: groups }) : undefined,
+      adminSecret: this.options.adminSecret,
+      defaultUserSecrets: this.options.appUserSecrets,
+      monitorPrivileges: MonitorPrivileges.REPLICATION,
+      topology: {
+        writer: server(this.options.writer.host, this.options.writer.port, this.options, false),
+        readers: (this.options.readers ?? []).map((r) => server(r.host, r.port, this.options, false)),
+        replicationCheck: this.options.replicationCheck ?? ReplicationCheck.READ_ONLY,
+        serverVersion: this.options.serverVersion,
+      },
+    };
+  }
+}
