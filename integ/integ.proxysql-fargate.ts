@@ -1,0 +1,22 @@
+/**
+ * Reference topology, deployed whole: VPC, Aurora MySQL (writer + reader), ProxySQL on Fargate,
+ * private DNS names and the demo HTTP API. The assertions prove the path end to end: the demo API
+ * answers 200 with its write served by the writer and its plain read served by a reader, and the
+ * ECS service runs its desired count.
+ */
+import { IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { App, Stack } from 'aws-cdk-lib';
+import { assertDemoSplitsReadsAndWrites, assertServiceRunsDesiredCount } from './assertions';
+import { referenceTopology } from './topology';
+
+const app = new App();
+const stack = new Stack(app, 'ProxySqlFargateReference');
+const topology = referenceTopology(stack);
+
+const integ = new IntegTest(app, 'ProxySqlFargateReferenceTest', {
+  testCases: [stack],
+  cdkCommandOptions: { destroy: { args: { force: true } } },
+  regions: ['us-east-1'],
+});
+assertServiceRunsDesiredCount(integ, topology.proxy, 2);
+assertDemoSplitsReadsAndWrites(integ, topology.demo, { readerExpected: true });
