@@ -1,0 +1,92 @@
+/**
+ * The TypeScript side of the consumer comparison. `python/app.py` and `java/.../App.java` build
+ * exactly these two stacks through the packaged library (wheel and jar); `compare.ts` checks that
+ * the three languages synthesize the same templates. Keep the three apps in step: any change here
+ * needs the same change in the other two.
+ *
+ *   ConsumerReference: the reference topology (VPC, Aurora writer + reader, ProxySQL on Fargate,
+ *                      private DNS names, demo API) with one custom query rule.
+ *   ConsumerImported:  ProxySQL in front of an Aurora cluster that this app did not create.
+ *
+ * Usage: ts-node test/consumers/ts-app.ts OUTDIR
+ */
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlBackend, ProxySqlFargate, QueryRules, RuleDestination,
+} from '../../src';
+
+const outdir = process.argv[2];
+if (!outdir) throw new Error('usage: ts-app.ts OUTDIR');
+
+// analyticsReporting off: the CDKMetadata resource names the language, which is the one
+// difference between the three apps that is expected.
+const app = new App({ outdir, analyticsReporting: false });
+
+function vpcFor(stack: Stack): ec2.Vpc {
+  return new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+      { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      { name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ],
+  });
+}
+
+// --- ConsumerReference -----------------------------------------------------------------------
+const reference = new Stack(app, 'ConsumerReference');
+const vpc = vpcFor(reference);
+const db = new AuroraBackend(reference, 'Db', {
+  vpc,
+  readers: 1,
+  instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
+  removalPolicy: RemovalPolicy.DESTROY,
+  deletionProtection: false,
+});
+const proxy = new ProxySqlFargate(reference, 'Proxy', {
+  vpc,
+  backend: db,
+  dropUsersOnDelete: true,
+  queryRules: QueryRules.readWriteSplit({
+    before: [{
+      match: '^SELECT .* FROM reports\\.',
+      destination: RuleDestination.READERS,
+      cacheTtlMs: 30_000,
+      comment: 'reports: readers, cached for 30 s',
+    }],
+  }),
+});
+new PrivateDnsAliases(reference, 'Dns', { vpc, proxy, cluster: db.cluster });
+new LambdaDemoApi(reference, 'Demo', { vpc, proxy, userSecret: db.appUserSecret, databaseName: db.databaseName });
+
+// --- ConsumerImported ------------------------------------------------------------------------
+const imported = new Stack(app, 'ConsumerImported');
+const importedVpc = vpcFor(imported);
+const legacy = rds.DatabaseCluster.fromDatabaseClusterAttributes(imported, 'Legacy', {
+  clusterIdentifier: 'legacy-aurora',
+  clusterEndpointAddress: 'legacy-aurora.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com',
+  readerEndpointAddress: 'legacy-aurora.cluster-ro-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com',
+  port: 3306,
+  securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(imported, 'LegacySg', 'sg-0123456789abcdef0')],
+});
+const adminSecret = secretsmanager.Secret.fromSecretCompleteArn(imported, 'LegacyAdmin',
+  'arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/admin-AbCdEf');
+const appSecret = secretsmanager.Secret.fromSecretCompleteArn(imported, 'LegacyApp',
+  'arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/app-GhIjKl');
+new ProxySqlFargate(imported, 'Proxy', {
+  vpc: importedVpc,
+  backend: ProxySqlBackend.fromAuroraCluster(legacy, {
+    adminSecret,
+    appUserSecrets: [appSecret],
+    instanceIdentifiers: ['legacy-aurora-1', 'legacy-aurora-2'],
+  }),
+  desiredCount: 3,
+  cpu: 512,
+  memoryLimitMiB: 1024,
+});
+
+app.synth();
