@@ -49,6 +49,12 @@ function load(dir: string, stack: string): Template {
 /** The first path where two JSON values differ, with both sides, or undefined when equal. */
 function firstDifference(a: Json | undefined, b: Json | undefined, at = '$'): string | undefined {
   if (a === b) return undefined;
+  if (typeof a === 'string' && typeof b === 'string') {
+    let i = 0;
+    while (a[i] === b[i]) i++;
+    const from = Math.max(0, i - 40);
+    return `${at}: strings differ at character ${i}: expected ...${JSON.stringify(a.slice(from, i + 60))}, got ...${JSON.stringify(b.slice(from, i + 60))}`;
+  }
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object' || Array.isArray(a) !== Array.isArray(b)) {
     return `${at}: expected ${clip(a)}, got ${clip(b)}`;
   }
