@@ -5,7 +5,7 @@
  *
  * Everything is destroyed with the stack, so an integ run leaves nothing behind.
  */
-import { CfnOutput, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlFargate } from '../src';
@@ -45,6 +45,11 @@ export function referenceTopology(stack: Stack): ReferenceTopology {
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
     removalPolicy: RemovalPolicy.DESTROY,
     deletionProtection: false,
+  });
+  // A test stack must tear down cleanly, so it turns deletion protection off on purpose.
+  Validations.of(db.cluster.node.defaultChild!).acknowledge({
+    id: 'AwsSolutions-RDS10',
+    reason: 'The reference/integ stack is destroyed after each run; AuroraBackend keeps deletion protection on by default',
   });
   const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, dropUsersOnDelete: true });
   const dns = new PrivateDnsAliases(stack, 'Dns', { vpc, proxy, cluster: db.cluster });

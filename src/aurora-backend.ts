@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   AuroraDiscoveryTuning, AuroraTopologyMode, IProxySqlBackend, ProxySqlBackend, ProxySqlBackendConfig,
 } from './backend';
+import { suppressNag } from './private/nag';
 import { SAFE_SECRET_EXCLUDED_CHARACTERS } from './private/secrets';
 
 /**
@@ -122,7 +123,10 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
   public readonly cluster: rds.DatabaseCluster;
   /** The master user's secret (RDS JSON shape). */
   public readonly masterSecret: secretsmanager.ISecret;
-  /** The application user's secret (RDS JSON shape, with `dbname`, `host` and `port`). */
+  /**
+   * The application user's secret (RDS JSON shape: `username`, `password`, `dbname`). It has no
+   * `host`: the application connects through the proxy (`proxy.endpoint`), not to the cluster.
+   */
   public readonly appUserSecret: secretsmanager.ISecret;
   /** The database the application user owns. */
   public readonly databaseName: string;
@@ -139,6 +143,14 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
     }
     if (!props.serverlessV2 && (props.serverlessV2MinCapacity !== undefined || props.serverlessV2MaxCapacity !== undefined)) {
       throw new Error('AuroraBackend: serverlessV2MinCapacity and serverlessV2MaxCapacity need serverlessV2: true (got serverlessV2 unset or false)');
+    }
+    for (const [prop, value, min] of [
+      ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 0],
+      ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 1],
+    ] as const) {
+      if (value !== undefined && !Token.isUnresolved(value) && (value < min || value > 256 || !Number.isInteger(value * 2))) {
+        throw new Error(`AuroraBackend: ${prop} must be from ${min} to 256 ACU in steps of 0.5 (got ${value})`);
+      }
     }
     if (props.serverlessV2 && props.instanceType) {
       throw new Error(`AuroraBackend: instanceType applies to provisioned instances only (got ${props.instanceType} with serverlessV2: true)`);
@@ -190,6 +202,19 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
     });
     this.appUserSecret = appSecret;
+
+    suppressNag(this, 'Cluster', [
+      {
+        id: 'AwsSolutions-RDS11',
+        reason: 'Clients reach the cluster through ProxySQL and security groups; a non-default port adds no protection and breaks tools that assume 3306',
+      },
+      {
+        id: 'AwsSolutions-RDS14',
+        reason: 'Backtrack is off: it is incompatible with binlog replication and cross-region clusters; point-in-time restore from the automated backups covers recovery',
+      },
+    ]);
+    suppressNag(this, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
+    suppressNag(this, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
 
     const ids = this.cluster.instanceIdentifiers;
     this.backend = ProxySqlBackend.fromAuroraCluster(this.cluster, {

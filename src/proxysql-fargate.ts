@@ -12,6 +12,7 @@ import { ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider } from './lambda-demo-api/lambda-demo-api';
+import { suppressNag } from './private/nag';
 import { generatedUserSecret } from './private/secrets';
 
 /**
@@ -430,6 +431,25 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.targetGroup.setAttribute('deregistration_delay.connection_termination.enabled', 'true');
 
     this.endpoint = { hostname: this.loadBalancer.loadBalancerDnsName, port: listenerPort };
+
+    suppressNag(this, 'TaskDefinition', [{
+      id: 'AwsSolutions-ECS2',
+      reason: 'The environment holds the ProxySQL config template with placeholders and the drain time; every credential is an ECS secret (Secrets Manager reference)',
+    }]);
+    suppressNag(this, 'LoadBalancer', [{
+      id: 'AwsSolutions-ELB2',
+      reason: 'NLB access logs exist only for TLS listeners; this listener is TCP (MySQL protocol, TLS negotiated by ProxySQL). Use VPC flow logs for connection records',
+    }]);
+    if (props.enableExecuteCommand ?? true) {
+      suppressNag(this, 'TaskDefinition/TaskRole/DefaultPolicy', [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'ECS Exec needs ssmmessages:* channel actions, which have no resource-level permissions',
+        appliesTo: ['Resource::*'],
+      }]);
+    }
+    for (const [id, given] of [['AdminSecret', props.adminSecret], ['MonitorSecret', props.monitorSecret]] as const) {
+      if (!given) suppressNag(this, id, [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
+    }
   }
 
   /** DNS name of the load balancer (same as `endpoint.hostname`). */
