@@ -221,14 +221,21 @@ const CLUSTER_ENDPOINT_MARKER = '.cluster-';
  * The Aurora domain ProxySQL appends to an instance identifier to reach the instance:
  * `<name>.cluster-<hash>.<region>.rds.amazonaws.com` → `.<hash>.<region>.rds.amazonaws.com`.
  * A cluster name has no dot, so the part after `.cluster-` is the domain without its dot.
+ * With a token, the same cut is made by CloudFormation (`Fn::Split` on `.cluster-`).
  */
 export function auroraDomainFromClusterEndpoint(clusterEndpoint: string): string {
   if (!Token.isUnresolved(clusterEndpoint)) {
     const at = clusterEndpoint.indexOf(CLUSTER_ENDPOINT_MARKER);
-    if (at < 0) {
+    const rest = at < 0 ? '' : clusterEndpoint.slice(at + CLUSTER_ENDPOINT_MARKER.length);
+    if (at <= 0 || !rest.includes('.')) {
       throw new Error(`ProxySqlBackend: the cluster endpoint must look like <name>.cluster-<id>.<region>.rds.amazonaws.com (got ${clusterEndpoint})`);
     }
-    return `.${clusterEndpoint.slice(at + CLUSTER_ENDPOINT_MARKER.length)}`;
+    // The reader (`.cluster-ro-`) and custom (`.cluster-custom-`) endpoints share the marker but
+    // would yield a domain no instance lives under.
+    if (/^(ro|custom)-/.test(rest)) {
+      throw new Error(`ProxySqlBackend: the cluster endpoint must be the cluster's writer endpoint, not its reader or a custom endpoint (got ${clusterEndpoint})`);
+    }
+    return `.${rest}`;
   }
   return `.${Fn.select(1, Fn.split(CLUSTER_ENDPOINT_MARKER, clusterEndpoint))}`;
 }
@@ -237,14 +244,26 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
 
-function validPort(prop: string, port: number): void {
+function validPort(prop: string, port: number | undefined): void {
+  // jsii callers (Python, Java) can leave out a "required" number; name it instead of failing later.
+  check(port !== undefined && port !== null, `ProxySqlBackend: ${prop} is required (a whole number from 1 to 65535) (got ${port})`);
   if (!Token.isUnresolved(port)) {
-    check(Number.isInteger(port) && port >= 1 && port <= 65535, `ProxySqlBackend: ${prop} must be a whole number from 1 to 65535 (got ${port})`);
+    check(Number.isInteger(port) && port! >= 1 && port! <= 65535, `ProxySqlBackend: ${prop} must be a whole number from 1 to 65535 (got ${port})`);
   }
 }
 
-function validHost(prop: string, host: string): void {
+function validHost(prop: string, host: string | undefined): void {
   check(typeof host === 'string' && host.trim().length > 0, `ProxySqlBackend: ${prop} must be a host name or IP address (got ${JSON.stringify(host)})`);
+  if (Token.isUnresolved(host)) return;
+  // A port or scheme in the host is the usual slip ("db:3306", "mysql://db"); IPv6 literals keep
+  // their colons, so only a single colon is read as a port.
+  check(!/[\s'"`/\\]/.test(host!) && (host!.match(/:/g) ?? []).length !== 1,
+    `ProxySqlBackend: ${prop} must be a bare host name or IP address, without port, scheme, path, quotes or spaces (got ${JSON.stringify(host)})`);
+}
+
+/** A port attribute that CDK carries as a string (RDS instances); concrete values stay checkable numbers. */
+function portFromString(port: string): number {
+  return Token.isUnresolved(port) ? Token.asNumber(port) : Number(port);
 }
 
 /**
@@ -263,16 +282,34 @@ export abstract class ProxySqlBackend {
       'ProxySqlBackend.fromAuroraCluster: instanceIdentifiers must name at least one instance with topologyMode AURORA_DISCOVERY (got none); pass them or use AuroraTopologyMode.READ_ONLY_CHECKS');
     check(mode !== AuroraTopologyMode.READ_ONLY_CHECKS || options.discovery === undefined,
       'ProxySqlBackend.fromAuroraCluster: discovery applies only to topologyMode AURORA_DISCOVERY (got READ_ONLY_CHECKS)');
+    check(mode !== AuroraTopologyMode.READ_ONLY_CHECKS || ids.length === 0,
+      `ProxySqlBackend.fromAuroraCluster: instanceIdentifiers apply only to topologyMode AURORA_DISCOVERY; READ_ONLY_CHECKS uses the cluster and reader endpoints (got ${ids.join(', ')})`);
+    ids.forEach((id, i) => {
+      if (Token.isUnresolved(id)) return;
+      // ProxySQL appends the cluster's domain to each identifier: an endpoint here would be doubled.
+      check(/^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(id),
+        `ProxySqlBackend.fromAuroraCluster: instanceIdentifiers[${i}] must be a DB instance identifier (letters, digits, hyphens; not an endpoint) (got ${JSON.stringify(id)})`);
+    });
     return new AuroraClusterBackend(cluster, mode, ids, options);
   }
 
   /** RDS for MySQL: a writer instance and its read replicas, told apart by `read_only` checks. */
   public static fromRdsInstances(writer: rds.IDatabaseInstance, options: RdsInstancesBackendOptions = {}): IProxySqlBackend {
+    const writerPort = writer.dbInstanceEndpointPort;
+    (options.readReplicas ?? []).forEach((replica, i) => {
+      const port = replica.dbInstanceEndpointPort;
+      if (!Token.isUnresolved(port) && !Token.isUnresolved(writerPort)) {
+        check(port === writerPort,
+          `ProxySqlBackend.fromRdsInstances: readReplicas[${i}] must listen on the writer's port (${writerPort}) so one security rule covers every instance (got ${port})`);
+      }
+    });
     return new RdsInstancesBackend(writer, options);
   }
 
   /** Any MySQL reachable by host and port (self-managed, another account, on premises). */
   public static fromEndpoints(options: EndpointsBackendOptions): IProxySqlBackend {
+    check(options?.writer !== undefined && options.writer !== null,
+      'ProxySqlBackend.fromEndpoints: writer is required ({ host, port } of the primary) (got undefined)');
     validHost('writer.host', options.writer.host);
     validPort('writer.port', options.writer.port);
     (options.readers ?? []).forEach((r, i) => {
@@ -344,7 +381,7 @@ class RdsInstancesBackend implements IProxySqlBackend {
   constructor(private readonly writer: rds.IDatabaseInstance, private readonly options: RdsInstancesBackendOptions) {}
 
   public bind(_scope: Construct): ProxySqlBackendConfig {
-    const port = Token.asNumber(this.writer.dbInstanceEndpointPort);
+    const port = portFromString(this.writer.dbInstanceEndpointPort);
     const replicas = this.options.readReplicas ?? [];
     const connections = new ec2.Connections({
       securityGroups: [this.writer, ...replicas].flatMap((i) => i.connections.securityGroups),
