@@ -47,7 +47,7 @@ const backend = ProxySqlBackend.fromEndpoints({
   securityGroups: [mysqlSecurityGroup],
   serverVersion: '8.0.43',
 });
-const proxy = new ProxySqlFargate(proxyStack, 'Proxy', { vpc, backend, dropUsersOnDelete: true });
+const proxy = new ProxySqlFargate(proxyStack, 'Proxy', { vpc, backend, dropUsersOnDelete: true, logRemovalPolicy: RemovalPolicy.DESTROY });
 const demo = new LambdaDemoApi(proxyStack, 'Demo', { vpc, proxy, userSecret: appUser, databaseName: 'app' });
 
 const integ = new IntegTest(app, 'ProxySqlOnEndpointsTest', {

@@ -51,7 +51,9 @@ export function referenceTopology(stack: Stack): ReferenceTopology {
     id: 'AwsSolutions-RDS10',
     reason: 'The reference/integ stack is destroyed after each run; AuroraBackend keeps deletion protection on by default',
   });
-  const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, dropUsersOnDelete: true });
+  const proxy = new ProxySqlFargate(stack, 'Proxy', {
+    vpc, backend: db, dropUsersOnDelete: true, logRemovalPolicy: RemovalPolicy.DESTROY,
+  });
   const dns = new PrivateDnsAliases(stack, 'Dns', { vpc, proxy, cluster: db.cluster });
   const demo = new LambdaDemoApi(stack, 'Demo', { vpc, proxy, userSecret: db.appUserSecret, databaseName: db.databaseName });
 

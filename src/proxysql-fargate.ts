@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -161,6 +161,12 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to ProxySQL's log group when the proxy leaves the stack.
+   *
+   * @default RemovalPolicy.RETAIN (logs outlive the service for investigations)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * Let operators open a shell in the tasks with ECS Exec.
    *
@@ -335,6 +341,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
     const secrets: Record<string, ecs.Secret> = {};

@@ -114,7 +114,7 @@ describe('ProxySqlFargate service', () => {
         { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
       ]),
     });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
   });
 
   test('every credential reaches the container as a Secrets Manager reference to one JSON field', () => {
