@@ -92,6 +92,11 @@ export class PrivateDnsAliases extends Construct {
     if (props.cluster && (props.writerHostname || props.readerHostname)) {
       throw new Error('PrivateDnsAliases: give either cluster or writerHostname/readerHostname, not both (got both)');
     }
+    for (const [prop, value] of [['writerHostname', props.writerHostname], ['readerHostname', props.readerHostname]] as const) {
+      if (value !== undefined && !Token.isUnresolved(value) && value.trim() === '') {
+        throw new Error(`PrivateDnsAliases: ${prop} must be a host name when given (got ${JSON.stringify(value)})`);
+      }
+    }
     if (props.zone && props.zoneName) {
       throw new Error(`PrivateDnsAliases: zoneName applies only to a new zone; leave it out with zone (got zoneName ${props.zoneName})`);
     }
@@ -111,8 +116,13 @@ export class PrivateDnsAliases extends Construct {
 
     const writerHost = props.cluster?.clusterEndpoint.hostname ?? props.writerHostname;
     const readerHost = props.cluster?.clusterReadEndpoint.hostname ?? props.readerHostname;
-    if (writerHost !== undefined && readerHost !== undefined && writerHost === readerHost) {
+    if (writerHost !== undefined && readerHost !== undefined && sameHost(writerHost, readerHost)) {
       throw new Error(`PrivateDnsAliases: readerHostname must not be the writer's host name: reads would land on the writer (got ${readerHost})`);
+    }
+    // Aurora points the reader endpoint at the writer while the cluster has no reader instance.
+    if (props.cluster instanceof rds.DatabaseCluster && props.cluster.instanceIdentifiers.length < 2) {
+      throw new Error('PrivateDnsAliases: cluster must have at least one reader instance: without one its reader endpoint resolves to the writer '
+        + `(got ${props.cluster.instanceIdentifiers.length} instance); add a reader, or pass writerHostname only`);
     }
 
     const zoneName = props.zoneName ?? 'proxysql.local';
@@ -149,4 +159,11 @@ export class PrivateDnsAliases extends Construct {
       this.readerName = fqdn(names.readerRecordName);
     }
   }
+}
+
+/** Host names compare without case and without the root's trailing dot; tokens only to themselves. */
+function sameHost(a: string, b: string): boolean {
+  if (Token.isUnresolved(a) || Token.isUnresolved(b)) return a === b;
+  const norm = (h: string) => h.trim().toLowerCase().replace(/\.$/, '');
+  return norm(a) === norm(b);
 }
