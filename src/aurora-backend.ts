@@ -203,6 +203,13 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
     });
     this.appUserSecret = appSecret;
 
+    // A kept cluster (snapshot or retained) is useless without its passwords: keep the secrets too.
+    if ((props.removalPolicy ?? RemovalPolicy.SNAPSHOT) !== RemovalPolicy.DESTROY) {
+      // cluster.secret is the attachment; the generated secret itself is the cluster's 'Secret' child.
+      (this.cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(RemovalPolicy.RETAIN);
+      appSecret.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
+
     suppressNag(this, 'Cluster', [
       {
         id: 'AwsSolutions-RDS11',

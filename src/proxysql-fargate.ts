@@ -1,4 +1,4 @@
-import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -303,8 +303,11 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     });
 
     // ---- bootstrap -----------------------------------------------------------------------
-    if (backend.connections) {
+    if (backend.connections && backend.connections.securityGroups.length > 0) {
       backend.connections.allowFrom(this.securityGroup, ec2.Port.tcp(backend.port), 'ProxySQL tasks');
+    } else {
+      Annotations.of(this).addWarningV2('cdk-proxysql:backendNotOpened',
+        `The backend has no security group this app can change: admit the ProxySQL tasks' security group (${this.node.path}/SecurityGroup) to the database port yourself`);
     }
     if (bootstrapOn) {
       const bootstrap = new DatabaseBootstrap(this, 'Bootstrap', {

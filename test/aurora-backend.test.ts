@@ -32,6 +32,8 @@ describe('AuroraBackend defaults', () => {
       ServerlessV2ScalingConfiguration: Match.absent(),
     });
     template.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' });
+    // A kept snapshot needs its passwords: both generated secrets are kept with it.
+    expect(Object.values(template.findResources('AWS::SecretsManager::Secret')).map((r) => r.DeletionPolicy)).toEqual(['Retain', 'Retain']);
   });
 
   test('GIVEN defaults THEN a writer and one reader on Graviton (db.r7g.large), the reader first in line for failover', () => {
@@ -117,6 +119,7 @@ describe('AuroraBackend props', () => {
     const { template } = make({ removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false, backupRetention: Duration.days(14) });
     template.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: false, BackupRetentionPeriod: 14 });
     template.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete' });
+    expect(Object.values(template.findResources('AWS::SecretsManager::Secret')).map((r) => r.DeletionPolicy)).toEqual(['Delete', 'Delete']);
   });
 
   test('GIVEN names and an engine version THEN they reach the cluster and the secrets', () => {

@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -300,5 +300,7 @@ describe('ProxySqlFargate validation', () => {
     const users = [ProxySqlUser.fromSecret(f.db.appUserSecret)];
     expect(() => new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend, bootstrap: false, users })).not.toThrow();
     expect(Template.fromStack(f.stack).findResources('AWS::CloudFormation::CustomResource')).toEqual({});
+    // Nothing could open the database to the tasks, and the user is told so at synth.
+    Annotations.fromStack(f.stack).hasWarning('/Test/P2', Match.stringLikeRegexp('admit the ProxySQL tasks\' security group'));
   });
 });
