@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IDependable } from 'constructs';
-import { suppressNag } from '../private/nag';
+import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
 import { BootstrapFunction } from './bootstrap-function';
 import { checkGrants, DATABASE_NAME_PATTERN, MonitorPrivileges, MONITOR_PRIVILEGE_MODES } from './privileges';
 
@@ -171,14 +171,7 @@ export class DatabaseBootstrap extends Construct implements ec2.IConnectable {
       this.customResource.node.addDependency(sg);
     }
 
-    suppressNag(this, 'Function/ServiceRole', [{
-      id: 'AwsSolutions-IAM4',
-      reason: 'AWSLambdaBasicExecutionRole (own log streams) and AWSLambdaVPCAccessExecutionRole (ENIs in the VPC) are the narrow AWS-managed policies aws-lambda attaches for these needs',
-      appliesTo: [
-        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-      ],
-    }]);
+    suppressVpcLambdaRoleNag(this, 'Function/ServiceRole');
     suppressNag(this, 'Provider/framework-onEvent/ServiceRole', [{
       id: 'AwsSolutions-IAM4',
       reason: 'AWSLambdaBasicExecutionRole (own log streams) is the narrow AWS-managed policy the custom resource framework attaches',

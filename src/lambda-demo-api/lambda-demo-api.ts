@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { suppressNag } from '../private/nag';
+import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
 import { DemoFunction } from './demo-function';
 
 /**
@@ -201,14 +201,7 @@ export class LambdaDemoApi extends Construct {
       },
     });
 
-    suppressNag(this, 'Function/ServiceRole', [{
-      id: 'AwsSolutions-IAM4',
-      reason: 'AWSLambdaBasicExecutionRole (own log streams) and AWSLambdaVPCAccessExecutionRole (ENIs in the VPC) are the narrow AWS-managed policies aws-lambda attaches for these needs',
-      appliesTo: [
-        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-      ],
-    }]);
+    suppressVpcLambdaRoleNag(this, 'Function/ServiceRole');
     suppressNag(this, 'Api/GET--', [{
       id: 'AwsSolutions-APIG4',
       reason: 'A demo endpoint that must answer an unsigned HTTP call (the integ assertion); it returns no data beyond server identity and is throttled',

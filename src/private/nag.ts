@@ -36,3 +36,17 @@ export function suppressNag(scope: IConstruct, path: string, rules: NagSuppressi
   }
   resource.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, acknowledged);
 }
+
+/**
+ * The managed policies aws-lambda attaches to the role of a function in a VPC: logging and ENIs.
+ */
+export function suppressVpcLambdaRoleNag(scope: IConstruct, rolePath: string): void {
+  suppressNag(scope, rolePath, [{
+    id: 'AwsSolutions-IAM4',
+    reason: 'AWSLambdaBasicExecutionRole (own log streams) and AWSLambdaVPCAccessExecutionRole (ENIs in the VPC) are the narrow AWS-managed policies aws-lambda attaches for these needs',
+    appliesTo: [
+      'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+      'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+    ],
+  }]);
+}
