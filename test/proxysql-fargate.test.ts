@@ -272,6 +272,22 @@ describe('ProxySqlFargate credentials and metrics', () => {
     const peer = new ec2.SecurityGroup(Stack.of(proxy), 'Scraper', { vpc: proxy.cluster.vpc });
     expect(() => proxy.allowMetricsFrom(peer)).toThrow(/ProxySqlFargate: restApi must be enabled/);
   });
+
+  test('with restApi the Prometheus port is mapped and opened to allowMetricsFrom peers only', () => {
+    const f = fixture();
+    const proxy = new ProxySqlFargate(f.stack, 'Proxy', { vpc: f.vpc, backend: f.db, restApi: true });
+    const scraper = new ec2.SecurityGroup(f.stack, 'Scraper', { vpc: f.vpc });
+    proxy.allowMetricsFrom(scraper);
+    const template = Template.fromStack(f.stack);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        PortMappings: Match.arrayWith([Match.objectLike({ ContainerPort: 6070 })]),
+      })],
+    });
+    const scraperId = Object.keys(template.findResources('AWS::EC2::SecurityGroup')).find((k) => k.startsWith('Scraper'))!;
+    const onRestApi = ingressRules(template).filter((r) => r.FromPort === 6070);
+    expect(onRestApi).toEqual([expect.objectContaining({ ToPort: 6070, SourceSecurityGroupId: { 'Fn::GetAtt': [scraperId, 'GroupId'] } })]);
+  });
 });
 
 describe('ProxySqlFargate validation', () => {
