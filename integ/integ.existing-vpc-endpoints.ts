@@ -5,14 +5,14 @@
  * `ProxySqlBackend.fromEndpoints`. The assertions prove the demo API reaches MySQL through the proxy
  * and the ECS service runs its desired count.
  */
+import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { LambdaDemoApi, ProxySqlBackend, ProxySqlFargate } from '../src';
-import { SAFE_SECRET_EXCLUDED_CHARACTERS } from '../src/private/secrets';
 import { assertDemoSplitsReadsAndWrites, assertServiceRunsDesiredCount } from './assertions';
 import { referenceVpc } from './topology';
+import { SAFE_SECRET_EXCLUDED_CHARACTERS } from '../src/private/secrets';
 
 const app = new App();
 

@@ -457,8 +457,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         appliesTo: ['Resource::*'],
       }]);
     }
-    for (const [id, given] of [['AdminSecret', props.adminSecret], ['MonitorSecret', props.monitorSecret]] as const) {
-      if (!given) suppressNag(this, id, [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
+    for (const [child, given] of [['AdminSecret', props.adminSecret], ['MonitorSecret', props.monitorSecret]] as const) {
+      if (!given) suppressNag(this, child, [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
     }
   }
 

@@ -17,15 +17,18 @@ describe('reference topology', () => {
     const { template } = reference();
     template.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'proxysql.local.', VPCs: Match.anyValue() });
     template.hasResourceProperties('AWS::Route53::RecordSet', {
-      Name: 'nlb.proxysql.local.', Type: 'A',
+      Name: 'nlb.proxysql.local.',
+      Type: 'A',
       AliasTarget: Match.objectLike({ DNSName: Match.anyValue() }),
     });
     template.hasResourceProperties('AWS::Route53::RecordSet', {
-      Name: 'writer.proxysql.local.', Type: 'CNAME',
+      Name: 'writer.proxysql.local.',
+      Type: 'CNAME',
       ResourceRecords: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^DbCluster'), 'Endpoint.Address'] }],
     });
     template.hasResourceProperties('AWS::Route53::RecordSet', {
-      Name: 'reader.proxysql.local.', Type: 'CNAME',
+      Name: 'reader.proxysql.local.',
+      Type: 'CNAME',
       ResourceRecords: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^DbCluster'), 'ReadEndpoint.Address'] }],
     });
   });
@@ -57,8 +60,7 @@ describe('reference topology', () => {
     // Passwords only as dynamic references to Secrets Manager.
     const passwordValues: unknown[] = [];
     const visit = (v: unknown): void => {
-      if (Array.isArray(v)) v.forEach(visit);
-      else if (v && typeof v === 'object') {
+      if (Array.isArray(v)) {v.forEach(visit);} else if (v && typeof v === 'object') {
         for (const [k, child] of Object.entries(v)) {
           if (/password/i.test(k) && !/GenerateStringKey|ExcludeCharacters|PasswordLength/.test(k)) passwordValues.push(child);
           visit(child);

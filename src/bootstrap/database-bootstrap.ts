@@ -5,9 +5,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IDependable } from 'constructs';
-import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
 import { BootstrapFunction } from './bootstrap-function';
 import { checkGrants, DATABASE_NAME_PATTERN, MonitorPrivileges, MONITOR_PRIVILEGE_MODES } from './privileges';
+import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
 
 /** What the monitor user is granted; see `MonitorPrivileges` in privileges.ts for the evidence. */
 export type MonitorPrivilegeMode = MonitorPrivileges;

@@ -7,8 +7,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
 import { DemoFunction } from './demo-function';
+import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
 
 /**
  * Something applications reach ProxySQL through: its network access (`connections`, whose default
