@@ -11,7 +11,7 @@ import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bo
 import { ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
-import { IProxySqlEndpointProvider } from './lambda-demo-api/lambda-demo-api';
+import { IProxySqlEndpointProvider, ProxySqlEndpoint } from './lambda-demo-api/lambda-demo-api';
 import { suppressNag } from './private/nag';
 import { generatedUserSecret } from './private/secrets';
 
@@ -20,14 +20,6 @@ import { generatedUserSecret } from './private/secrets';
  * config-file loading we measured (see the README); the image is multi-arch (amd64 + arm64).
  */
 export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.3';
-
-/** Where clients reach the proxy. */
-export interface ProxySqlEndpoint {
-  /** DNS name of the internal Network Load Balancer. */
-  readonly hostname: string;
-  /** The listener port (MySQL protocol). */
-  readonly port: number;
-}
 
 /**
  * Properties of a `ProxySqlFargate`.
@@ -460,16 +452,6 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     for (const [child, given] of [['AdminSecret', props.adminSecret], ['MonitorSecret', props.monitorSecret]] as const) {
       if (!given) suppressNag(this, child, [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
     }
-  }
-
-  /** DNS name of the load balancer (same as `endpoint.hostname`). */
-  public get endpointHostname(): string {
-    return this.endpoint.hostname;
-  }
-
-  /** Listener port (same as `endpoint.port`). */
-  public get endpointPort(): number {
-    return this.endpoint.port;
   }
 
   /**

@@ -8,10 +8,6 @@ import { ProxySqlUserOptions } from './users';
 
 /** Env var (not secret) that carries the rendered template to the start script. */
 export const TEMPLATE_ENV = 'PROXYSQL_CONFIG_TEMPLATE';
-/** Env var naming the admin port, for the stop handler and the health check. */
-export const ADMIN_PORT_ENV = 'PROXYSQL_ADMIN_PORT';
-/** Env var naming the writer hostgroup, for the health check. */
-export const WRITER_HOSTGROUP_ENV = 'PROXYSQL_WRITER_HOSTGROUP';
 /** Env vars holding the admin credentials; the start script also uses them for `PROXYSQL PAUSE`. */
 export const ADMIN_USERNAME_ENV = 'PROXYSQL_SECRET_ADMIN_USERNAME';
 export const ADMIN_PASSWORD_ENV = 'PROXYSQL_SECRET_ADMIN_PASSWORD';
@@ -496,8 +492,6 @@ export class ProxySqlConfiguration {
       secretEnvironment,
       environment: {
         [TEMPLATE_ENV]: template,
-        [ADMIN_PORT_ENV]: String(this.adminPort),
-        [WRITER_HOSTGROUP_ENV]: String(this.writerHg),
       },
       trafficPort: this.trafficPort,
       adminPort: this.adminPort,

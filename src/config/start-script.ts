@@ -8,8 +8,6 @@
  */
 import { ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, TEMPLATE_ENV } from './configuration';
 
-/** Env var with the libconfig template (placeholders, no secrets). */
-export const CONFIG_TEMPLATE_ENV = TEMPLATE_ENV;
 /** Env var with the seconds to drain after `PROXYSQL PAUSE` on SIGTERM. */
 export const DRAIN_SECONDS_ENV = 'PROXYSQL_DRAIN_SECONDS';
 /** Env var with the directory for the rendered config and the admin client file (default /var/lib/proxysql). */
@@ -119,7 +117,7 @@ client="$dir/admin-client.cnf"
 drain="\${${DRAIN_SECONDS_ENV}:-20}"
 case "$drain" in ''|*[!0-9]*) log "${DRAIN_SECONDS_ENV} is not a whole number of seconds; using 20"; drain=20;; esac
 mkdir -p "$dir" "$datadir" || { log "cannot create $dir or $datadir"; exit 1; }
-if [ -z "\${${CONFIG_TEMPLATE_ENV}:-}" ]; then log "refusing to start: ${CONFIG_TEMPLATE_ENV} is empty or not set"; exit 2; fi
+if [ -z "\${${TEMPLATE_ENV}:-}" ]; then log "refusing to start: ${TEMPLATE_ENV} is empty or not set"; exit 2; fi
 rm -f "$conf.tmp" "$client.tmp"
 if ! LC_ALL=C awk ${shQuote(RENDER_AWK)} </dev/null >"$conf.tmp"; then rm -f "$conf.tmp"; exit 3; fi
 chmod 600 "$conf.tmp" && mv -f "$conf.tmp" "$conf" || { log "cannot write $conf"; exit 1; }

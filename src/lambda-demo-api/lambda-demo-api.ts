@@ -17,10 +17,16 @@ import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
  * `ProxySqlFargate` implements it; so can anything else that fronts ProxySQL.
  */
 export interface IProxySqlEndpointProvider extends ec2.IConnectable {
-  /** The host name clients connect to (for `ProxySqlFargate`, the internal NLB's DNS name). */
-  readonly endpointHostname: string;
-  /** The port clients connect to (for `ProxySqlFargate`, the NLB listener's port). */
-  readonly endpointPort: number;
+  /** Where clients connect (for `ProxySqlFargate`, the internal NLB's DNS name and listener port). */
+  readonly endpoint: ProxySqlEndpoint;
+}
+
+/** Where clients reach a proxy. */
+export interface ProxySqlEndpoint {
+  /** Host name clients connect to. */
+  readonly hostname: string;
+  /** Port clients connect to (MySQL protocol). */
+  readonly port: number;
 }
 
 /** Properties of `LambdaDemoApi`. */
@@ -146,8 +152,8 @@ export class LambdaDemoApi extends Construct {
       logGroup: this.functionLogGroup,
       environment: {
         DB_SECRET_ARN: props.userSecret.secretArn,
-        DB_HOST: props.proxy.endpointHostname,
-        DB_PORT: portAsString(props.proxy.endpointPort),
+        DB_HOST: props.proxy.endpoint.hostname,
+        DB_PORT: portAsString(props.proxy.endpoint.port),
         DB_NAME: databaseName,
       },
     });
@@ -158,7 +164,7 @@ export class LambdaDemoApi extends Construct {
       props.proxy.connections.allowDefaultPortFrom(fn, 'cdk-proxysql demo function');
     } else {
       // Without a default port on the proxy's connections, the endpoint's port is the one to open.
-      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpointPort), 'cdk-proxysql demo function');
+      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
     }
 
     this.api = new apigwv2.HttpApi(this, 'Api', {

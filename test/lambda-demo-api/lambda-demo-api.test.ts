@@ -9,12 +9,11 @@ import { IProxySqlEndpointProvider, LambdaDemoApi, LambdaDemoApiProps } from '..
 /** What ProxySqlFargate offers the demo: a security group with the client port as default, and an endpoint. */
 class StandInProxy implements IProxySqlEndpointProvider {
   public readonly connections: ec2.Connections;
-  public readonly endpointHostname = 'proxy.example.internal';
-  public readonly endpointPort: number;
+  public readonly endpoint: { hostname: string; port: number };
   constructor(scope: Stack, vpc: ec2.IVpc, opts: { defaultPort?: ec2.Port; port?: number } = {}) {
     const securityGroup = new ec2.SecurityGroup(scope, 'ProxySg', { vpc });
     this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: opts.defaultPort });
-    this.endpointPort = opts.port ?? 3306;
+    this.endpoint = { hostname: 'proxy.example.internal', port: opts.port ?? 3306 };
   }
 }
 
