@@ -111,8 +111,8 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly adminAccess?: ec2.ISecurityGroup[];
   /**
-   * ProxySQL admin credentials (RDS JSON shape). Its username and password must not contain `:`
-   * or `;`, and the username must not be `admin` if `adminAccess` is set (ProxySQL lets `admin` in
+   * ProxySQL admin credentials (RDS JSON shape). Its username and password must not contain `:`,
+   * `;` or `"` (the task refuses to start, naming the field), and the username must not be `admin` if `adminAccess` is set (ProxySQL lets `admin` in
    * from localhost only).
    *
    * @default - a generated secret, see `adminSecret`

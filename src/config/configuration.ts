@@ -26,7 +26,10 @@ export enum SecretQuoting {
   SINGLE = 'sq',
   /** Pasted inside "...": double `"`. */
   DOUBLE = 'dq',
-  /** admin_credentials: like DOUBLE, and `:`/`;` are refused because they separate credentials. */
+  /**
+   * admin_credentials: `:`/`;` are refused because they separate credentials, and `"` because
+   * ProxySQL re-pastes runtime admin variables into SQL unescaped when it saves them.
+   */
   ADMIN = 'adm',
 }
 

@@ -26,7 +26,10 @@ export const DATADIR_ENV = 'PROXYSQL_DATADIR';
  *    libconfig's escapes. Other bytes (including non-ASCII) are copied as they are.
  * Refused (exit 3, the log line names the env var and the character class, never the value):
  * unset or empty values, other control characters, and for admin credentials `:`, `;` (they
- * separate admin_credentials entries) and any control character.
+ * separate admin_credentials entries), `"` and any control character. Doubling `"` gets an admin
+ * value into ProxySQL, but ProxySQL later copies its runtime admin variables back into SQLite
+ * pasting the value unescaped again: measured on 2.7.1, every start then logs `SQLITE error` and
+ * `runtime_global_variables` lacks `admin-admin_credentials`. Such a value is refused instead.
  */
 const RENDER_AWK = String.raw`
 function fail(name, why) {
@@ -39,6 +42,7 @@ function esc(name, v, mode,    r, i, ch) {
   for (i = 1; i <= length(v); i++) {
     ch = substr(v, i, 1)
     if (mode == "adm" && (ch == ":" || ch == ";")) fail(name, "contains ':' or ';' (they separate admin credentials)")
+    if (mode == "adm" && ch == "\"") fail(name, "contains '\"' (ProxySQL re-pastes admin variables into SQL unescaped whenever it saves them)")
     if (mode == "adm" && index(ctl, ch)) fail(name, "contains a control character (not allowed in admin credentials)")
     if (ch == "\n") { r = r "\\n"; continue }
     if (ch == "\t") { r = r "\\t"; continue }

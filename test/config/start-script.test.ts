@@ -34,8 +34,8 @@ function template(): string {
 const TEMPLATE = template();
 
 const HOSTILE = {
-  PROXYSQL_SECRET_ADMIN_USERNAME: 'adm"in\\ ü',
-  PROXYSQL_SECRET_ADMIN_PASSWORD: 'p"w$`\\ #x\'$(id)${HOME} é€',
+  PROXYSQL_SECRET_ADMIN_USERNAME: 'adm\'in\\ ü',
+  PROXYSQL_SECRET_ADMIN_PASSWORD: 'p\'w$`\\ #x\'$(id)${HOME} é€',
   PROXYSQL_SECRET_MONITOR_USERNAME: "mon'itor",
   PROXYSQL_SECRET_MONITOR_PASSWORD: 'a\'b"c\\d$e`f g#h;i:j\nk\tl ü€ "" \'\' \\',
   PROXYSQL_SECRET_USER_0_USERNAME: 'app\'us"er',
@@ -135,7 +135,7 @@ function assertHeldExactly(cfg: { [k: string]: LibconfigValue }) {
 
 function expectNoSecretIn(text: string) {
   for (const v of Object.values(HOSTILE)) expect(text).not.toContain(v);
-  expect(text).not.toContain('p"w$');
+  expect(text).not.toContain("p'w$");
 }
 
 describe.each(SHELLS)('start script under %s', (shell) => {
@@ -163,6 +163,8 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     ['PROXYSQL_SECRET_ADMIN_PASSWORD', 'pa:ss', /PROXYSQL_SECRET_ADMIN_PASSWORD contains ':' or ';'/],
     ['PROXYSQL_SECRET_ADMIN_USERNAME', 'ad;min', /PROXYSQL_SECRET_ADMIN_USERNAME contains ':' or ';'/],
     ['PROXYSQL_SECRET_ADMIN_PASSWORD', 'pa\nss', /PROXYSQL_SECRET_ADMIN_PASSWORD contains a control character/],
+    ['PROXYSQL_SECRET_ADMIN_PASSWORD', 'pa"ss', /PROXYSQL_SECRET_ADMIN_PASSWORD contains '"' \(ProxySQL re-pastes admin variables/],
+    ['PROXYSQL_SECRET_ADMIN_USERNAME', 'ad"min', /PROXYSQL_SECRET_ADMIN_USERNAME contains '"'/],
     ['PROXYSQL_SECRET_USER_0_PASSWORD', 'bell\u0007secret', /PROXYSQL_SECRET_USER_0_PASSWORD contains a control character other than tab, CR or LF/],
     ['PROXYSQL_SECRET_MONITOR_PASSWORD', 'esc\u001bsecret', /PROXYSQL_SECRET_MONITOR_PASSWORD contains a control character/],
     ['PROXYSQL_SECRET_USER_1_PASSWORD', '', /PROXYSQL_SECRET_USER_1_PASSWORD is empty/],
@@ -217,7 +219,7 @@ describe.each(SHELLS)('start script under %s', (shell) => {
 describe('admin client option file', () => {
   test('the real MariaDB client logs in with hostile admin credentials from it', async () => {
     const user = uniqueName('adm');
-    const password = 'p"w$`\\ #x\'$(id) é€ \\"';
+    const password = 'p\'w$`\\ #x\'$(id) é€ \\\\';
     const r = run('/bin/sh', { ...HOSTILE, PROXYSQL_SECRET_ADMIN_USERNAME: user, PROXYSQL_SECRET_ADMIN_PASSWORD: password });
     expect(r.status).toBe(0);
     const admin = mariadbAdmin();
