@@ -119,6 +119,12 @@ project.testTask.spawn(integTypecheck);
 project.testTask.spawn(integVerify);
 project.testTask.spawn(project.eslint!.eslintTask);
 
+project.addTask('bench', {
+  description: 'Data-plane benchmark: the synthesized ProxySQL task vs direct connections (needs a ProxySQL binary: PROXYSQL_BIN or proxysql on PATH)',
+  env: { TS_NODE_TRANSPILE_ONLY: '1' },
+  exec: 'ts-node --project tsconfig.dev.json test/dataplane/bench.ts',
+});
+
 project.addTask('demo', {
   description: 'Synthesize the reference topology into cdk.out and print what would be deployed',
   env: { TS_NODE_TRANSPILE_ONLY: '1' },

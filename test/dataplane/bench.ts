@@ -1,0 +1,106 @@
+/**
+ * `npx projen bench`: the data-plane figures, side by side with direct connections, in one run on
+ * this machine. A benchmark prints; it asserts nothing (the tests assert behaviour).
+ *
+ * Topology: the synthesized default `ProxySqlFargate` (plain-endpoints backend, read_only checks)
+ * emulated as one task, in front of a MariaDB primary + read-only replica on 127.0.0.1. "Direct"
+ * means the same client straight to the replica (reads) — what a Lambda function would do without
+ * the proxy.
+ */
+import * as os from 'os';
+import * as mysql from 'mysql2/promise';
+import { startReplicatedPair } from '../fixtures/mariadb';
+import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
+import { disposeAllTasks } from '../fixtures/proxysql-task';
+import { deployTask, endpointsProxyStack, secretValues } from './topology';
+import { coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
+
+const READ = 'SELECT note FROM items WHERE id = ?';
+const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
+
+function row(cells: Array<string | number>): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+async function main(): Promise<void> {
+  const bin = proxysqlBinary();
+  if (!bin) {
+    console.log(SKIP_LINE);
+    return;
+  }
+  const pair = await startReplicatedPair();
+  const failoverPair = await startReplicatedPair();
+  try {
+    const s = endpointsProxyStack();
+    const secrets = secretValues(s, pair);
+    const task = await deployTask(s, pair, secrets);
+    const app = secrets[s.ids.app];
+    const proxy: Endpoint = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
+    const direct: Endpoint = { ...proxy, port: pair.replica.port };
+    const setup = await mysql.createConnection(proxy);
+    await setup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(32))');
+    await setup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    await setup.end();
+    await pair.sync();
+    const maxConn = await pair.replica.root<Array<{ m: number }>>('SELECT @@max_connections AS m');
+
+    console.log(`ProxySQL: ${proxysqlVersion(bin)}`);
+    console.log(`MariaDB: ${(await pair.primary.root<Array<{ v: string }>>('SELECT VERSION() AS v'))[0].v}, max_connections ${maxConn[0].m} per server`);
+    console.log(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${new Date().toISOString()}`);
+    console.log('');
+
+    // Warm up both paths (pools fill, caches warm).
+    await sustainedQps(proxy, 32, 1, READ);
+    await sustainedQps(direct, 32, 1, READ);
+
+    const lp = await latencies(proxy, 3000, READ);
+    const ld = await latencies(direct, 3000, READ);
+    const qpsProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
+    const qpsDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
+
+    console.log(row(['measure', 'direct', 'through ProxySQL', 'ratio / overhead']));
+    console.log(row(['---', '---', '---', '---']));
+    console.log(row(['one client, point read p50 (ms)', ld[1500].toFixed(3), lp[1500].toFixed(3), `+${((percentile(lp, 50) - percentile(ld, 50)) * 1000).toFixed(0)} µs`]));
+    console.log(row(['one client, point read p99 (ms)', percentile(ld, 99).toFixed(3), percentile(lp, 99).toFixed(3), `+${((percentile(lp, 99) - percentile(ld, 99)) * 1000).toFixed(0)} µs`]));
+    console.log(row([`32 warm clients, QPS (${SUSTAIN_SECONDS} s)`, qpsDirect.toFixed(0), qpsProxy.toFixed(0), `${(qpsProxy / qpsDirect).toFixed(2)} ×`]));
+
+    for (const n of BURSTS) {
+      const results = [];
+      for (const [label, ep] of [['direct', direct], ['proxy', proxy]] as const) {
+        await Promise.all([pair.primary.root('FLUSH STATUS'), pair.replica.root('FLUSH STATUS')]);
+        const r = await coldBurst(ep, n, READ);
+        const peaks = await Promise.all([pair.primary, pair.replica].map(async (srv) =>
+          Number((await srv.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'"))[0].Value)));
+        results.push({ label, r, peaks });
+      }
+      const cell = ({ r, peaks }: typeof results[number]) =>
+        `${r.served}/${r.clients} (${((100 * r.served) / r.clients).toFixed(1)} %), p50 ${r.p50Ms} ms, peak conns primary ${peaks[0]} / replica ${peaks[1]}`;
+      console.log(row([`cold burst ${n} clients (connect, 1 read, close)`, cell(results[0]), cell(results[1]), '']));
+      for (const { label, r } of results) {
+        for (const [msg, count] of Object.entries(r.errors)) console.log(`    ${label} errors: ${count} × ${msg}`);
+      }
+      const after = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
+      const afterDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
+      console.log(row([`32 warm clients right after the ${n} burst, QPS`, afterDirect.toFixed(0), after.toFixed(0), `${(after / afterDirect).toFixed(2)} ×`]));
+    }
+
+    // Failover on its own pair and task (the swap changes the topology).
+    const fs2 = endpointsProxyStack();
+    const fsecrets = secretValues(fs2, failoverPair);
+    const ftask = await deployTask(fs2, failoverPair, fsecrets);
+    const fapp = fsecrets[fs2.ids.app];
+    const f = await writesAcrossSwitchover(
+      { host: '127.0.0.1', port: ftask.trafficPort, user: fapp.username, password: fapp.password, database: fapp.dbname }, failoverPair, 'w');
+    console.log(row(['failover: first write on the new primary after the switchover began', '—', `${f.resumeMs} ms`,
+      `${f.acknowledged} acknowledged, ${f.lost.length} lost, ${f.failedAttempts} failed attempts (switchover ${f.switchMs} ms)`]));
+  } finally {
+    await disposeAllTasks();
+    await Promise.all([pair.destroy(), failoverPair.destroy()]);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

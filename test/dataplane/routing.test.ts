@@ -1,0 +1,153 @@
+/**
+ * Every row of the README's "Where each statement goes" table, through the real ProxySQL started
+ * from the synthesized task: each statement's hostgroup is read from ProxySQL's own
+ * `stats_mysql_query_digest`, and where it matters from the server that answered (`@@server_id`:
+ * 1 = primary, 2 = replica).
+ */
+import * as mysql from 'mysql2/promise';
+import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
+import { describeDataplane } from '../fixtures/proxysql-binary';
+import { disposeAllTasks, ProxySqlTask, TaskSecrets } from '../fixtures/proxysql-task';
+import { deployTask, endpointsProxyStack, secretValues } from './topology';
+
+const WRITER = 10;
+const READERS = 20;
+
+describeDataplane('dataplane: where each statement runs (default read/write split)', () => {
+  let pair: ReplicatedPair;
+  let task: ProxySqlTask;
+  let secrets: TaskSecrets;
+  let app: { username: string; password: string; dbname: string };
+  let conn: mysql.Connection;
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair();
+    const s = endpointsProxyStack();
+    secrets = secretValues(s, pair);
+    app = secrets[s.ids.app] as typeof app;
+    task = await deployTask(s, pair, secrets);
+    // The bootstrap made the application database; the test table is made on the writer directly.
+    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
+    await direct.query('CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(64))');
+    await direct.query("INSERT INTO items (note) VALUES ('a'), ('b'), ('c')");
+    await direct.query('CREATE PROCEDURE touch() SELECT 1');
+    await direct.end();
+    await pair.sync();
+    conn = await task.client(app.username, app.password, { database: app.dbname });
+  });
+
+  afterAll(async () => {
+    await conn?.end().catch(() => undefined);
+    await disposeAllTasks();
+    await pair?.destroy();
+  });
+
+  /** Run one statement and return the hostgroups ProxySQL recorded for it (digest rows since a reset). */
+  async function hostgroupsOf(run: () => Promise<unknown>): Promise<number[]> {
+    await task.admin('SELECT COUNT(*) FROM stats_mysql_query_digest_reset');
+    await run();
+    const rows = await task.admin<Array<{ hostgroup: number; digest_text: string }>>(
+      'SELECT hostgroup, digest_text FROM stats_mysql_query_digest ORDER BY first_seen');
+    return rows.map((r) => Number(r.hostgroup));
+  }
+
+  async function serverIdOf(sql: string): Promise<number> {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(sql);
+    return Number(Object.values(rows[0])[0]);
+  }
+
+  const writerRows: Array<[string, string]> = [
+    ['locking read FOR UPDATE', 'SELECT id FROM items WHERE id = 1 FOR UPDATE'],
+    ['locking read FOR UPDATE NOWAIT', 'SELECT id FROM items WHERE id = 1 FOR UPDATE NOWAIT'],
+    ['locking read FOR UPDATE SKIP LOCKED', 'SELECT id FROM items FOR UPDATE SKIP LOCKED'],
+    ['locking read LOCK IN SHARE MODE', 'SELECT id FROM items WHERE id = 2 LOCK IN SHARE MODE'],
+    ['SELECT ... INTO @var', 'SELECT note INTO @n FROM items WHERE id = 1'],
+    ['SELECT reading a user variable', 'SELECT @n'],
+    ['SELECT LAST_INSERT_ID()', 'SELECT LAST_INSERT_ID()'],
+    ['SELECT FOUND_ROWS()', 'SELECT FOUND_ROWS()'],
+    ['SELECT ROW_COUNT()', 'SELECT ROW_COUNT()'],
+    ['SELECT GET_LOCK()', "SELECT GET_LOCK('dataplane', 0)"],
+    ['SELECT IS_USED_LOCK()', "SELECT IS_USED_LOCK('dataplane')"],
+    ['SELECT IS_FREE_LOCK()', "SELECT IS_FREE_LOCK('dataplane')"],
+    ['SELECT RELEASE_LOCK()', "SELECT RELEASE_LOCK('dataplane')"],
+    ['SELECT CONNECTION_ID()', 'SELECT CONNECTION_ID()'],
+    ['SELECT SQL_CALC_FOUND_ROWS', 'SELECT SQL_CALC_FOUND_ROWS id FROM items LIMIT 1'],
+    ['INSERT', "INSERT INTO items (note) VALUES ('w')"],
+    ['UPDATE', "UPDATE items SET note = 'u' WHERE id = 3"],
+    ['DELETE', 'DELETE FROM items WHERE id = 999'],
+    ['REPLACE', "REPLACE INTO items (id, note) VALUES (100, 'r')"],
+    ['DDL', 'CREATE TABLE IF NOT EXISTS other (id INT PRIMARY KEY)'],
+    ['SHOW', 'SHOW TABLES'],
+    ['CALL', 'CALL touch()'],
+    ['WITH ... SELECT (not offloaded by the default rules)', 'WITH c AS (SELECT id FROM items) SELECT COUNT(*) FROM c'],
+  ];
+  test.each(writerRows)('%s → writer', async (_label, sql) => {
+    expect(await hostgroupsOf(() => conn.query(sql))).toEqual([WRITER]);
+  });
+
+  const readerRows: Array<[string, string]> = [
+    ['plain SELECT', 'SELECT note FROM items WHERE id = 1'],
+    ['SELECT @@version (a system variable is not a user variable)', 'SELECT @@version'],
+    ['(SELECT ...) UNION (SELECT ...)', '(SELECT id FROM items WHERE id = 1) UNION (SELECT id FROM items WHERE id = 2)'],
+    ['leading comment', '/* report */ SELECT COUNT(*) FROM items'],
+    ['lower case', 'select note from items where id = 2'],
+    ["a literal that looks like a lock ('FOR UPDATE')", "SELECT note FROM items WHERE note = 'FOR UPDATE'"],
+  ];
+  test.each(readerRows)('%s → readers', async (_label, sql) => {
+    expect(await hostgroupsOf(() => conn.query(sql))).toEqual([READERS]);
+  });
+
+  test('the digest proof agrees with the server that answered: reads on the replica, writes on the primary', async () => {
+    expect(await serverIdOf('SELECT @@server_id')).toBe(2);
+    expect(await serverIdOf('SELECT @@server_id FOR UPDATE')).toBe(1);
+    expect(await serverIdOf('/* c */ select @@server_id')).toBe(2);
+  });
+
+  test('prepared statements (mysql2 execute): a read on the replica, a write on the primary', async () => {
+    const [read] = await conn.execute<mysql.RowDataPacket[]>('SELECT @@server_id AS s, note FROM items WHERE id = ?', [1]);
+    expect(read[0]).toEqual({ s: 2, note: 'a' });
+    const [write] = await conn.execute<mysql.ResultSetHeader>('INSERT INTO items (note) VALUES (?)', ['prepared']);
+    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
+    try {
+      const [rows] = await direct.query<mysql.RowDataPacket[]>('SELECT note FROM items WHERE id = ?', [write.insertId]);
+      expect(rows).toEqual([{ note: 'prepared' }]);
+    } finally {
+      await direct.end();
+    }
+  });
+
+  test('inside BEGIN … COMMIT every statement runs on the writer and reads see the transaction\'s own write', async () => {
+    const groups = await hostgroupsOf(async () => {
+      await conn.query('BEGIN');
+      const [ins] = await conn.query<mysql.ResultSetHeader>("INSERT INTO items (note) VALUES ('in-tx')");
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT note, @@server_id AS s FROM items WHERE id = ?', [ins.insertId]);
+      expect(rows).toEqual([{ note: 'in-tx', s: 1 }]);
+      await conn.query('COMMIT');
+    });
+    expect(new Set(groups)).toEqual(new Set([WRITER]));
+    expect(groups.length).toBeGreaterThanOrEqual(3);
+  });
+
+  test('START TRANSACTION READ ONLY runs the whole transaction on a reader', async () => {
+    const groups = await hostgroupsOf(async () => {
+      await conn.query('START TRANSACTION READ ONLY');
+      expect(await serverIdOf('SELECT @@server_id')).toBe(2);
+      await conn.query('COMMIT');
+    });
+    expect(groups[0]).toBe(READERS);
+    expect(groups.slice(0, 2)).toEqual([READERS, READERS]);
+  });
+
+  test('a user variable set on the connection is read back on the same backend', async () => {
+    await conn.query('SET @marker = 42');
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @marker AS m, @@server_id AS s');
+    expect(rows[0]).toEqual({ m: 42, s: 1 });
+  });
+
+  test('LAST_INSERT_ID() answers for the insert this client made', async () => {
+    const [ins] = await conn.query<mysql.ResultSetHeader>("INSERT INTO items (note) VALUES ('last-id')");
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT LAST_INSERT_ID() AS id');
+    expect(Number(rows[0].id)).toBe(ins.insertId);
+    expect(ins.insertId).toBeGreaterThan(0);
+  });
+});
