@@ -63,12 +63,23 @@ describe('read/write split on real ProxySQL digests', () => {
     ['SET autocommit = ?', 10],
     ['REPLACE INTO t VALUES (?)', 10],
     ['SELECT forupdate FROM t', 20],
+    ['WITH c AS (SELECT a FROM t) SELECT COUNT(*) FROM c', 20],
+    ['WITH RECURSIVE r (n) AS (SELECT ? UNION ALL SELECT n+? FROM r WHERE n < ?) SELECT n FROM r', 20],
+    ['WITH c AS (SELECT last_update FROM t) SELECT * FROM c', 20],
+    ['WITH c AS (SELECT a FROM t) SELECT a FROM c FOR UPDATE', 10],
+    ['WITH c AS (SELECT a FROM t) SELECT a FROM c LOCK IN SHARE MODE', 10],
+    ['WITH c AS (SELECT a FROM t) SELECT a INTO @v FROM c', 10],
+    ['WITH c AS (SELECT a FROM t WHERE b = @x) SELECT a FROM c', 10],
+    ['WITH c AS (SELECT a FROM t) SELECT LAST_INSERT_ID(),a FROM c', 10],
+    ['WITH c AS (SELECT a FROM t) UPDATE u JOIN c ON u.a = c.a SET u.b = ?', 10],
+    ['WITH c AS (SELECT a FROM t) DELETE FROM u WHERE a IN (SELECT a FROM c)', 10],
+    ['WITH c AS (SELECT a FROM t) INSERT INTO u SELECT a FROM c', 10],
   ])('%s -> hostgroup %d', (digest, hostgroup) => {
     expect(route(rules, digest as string)).toBe(hostgroup);
   });
 
   test('built-in rules set active and apply and have stable ids', () => {
-    expect(rules.map(r => r.rule_id)).toEqual([1000, 1010, 1020, 1030, 1040, 1050, 1060]);
+    expect(rules.map(r => r.rule_id)).toEqual([1000, 1010, 1020, 1030, 1040, 1050, 1060, 1070]);
     for (const r of rules) {
       expect(r).toMatchObject({ active: 1, apply: 1, re_modifiers: 'CASELESS' });
     }

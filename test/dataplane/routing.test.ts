@@ -79,7 +79,9 @@ describeDataplane('dataplane: where each statement runs (default read/write spli
     ['DDL', 'CREATE TABLE IF NOT EXISTS other (id INT PRIMARY KEY)'],
     ['SHOW', 'SHOW TABLES'],
     ['CALL', 'CALL touch()'],
-    ['WITH ... SELECT (not offloaded by the default rules)', 'WITH c AS (SELECT id FROM items) SELECT COUNT(*) FROM c'],
+    ['WITH ... SELECT ... FOR UPDATE', 'WITH c AS (SELECT id FROM items) SELECT id FROM c WHERE id = 1 FOR UPDATE'],
+    ['WITH ... SELECT reading a user variable', 'WITH c AS (SELECT id FROM items) SELECT id, @n FROM c'],
+    ['WITH ... INSERT ... SELECT', 'INSERT INTO items (note) WITH c AS (SELECT note FROM items WHERE id = 1) SELECT note FROM c'],
   ];
   test.each(writerRows)('%s → writer', async (_label, sql) => {
     expect(await hostgroupsOf(() => conn.query(sql))).toEqual([WRITER]);
@@ -92,6 +94,8 @@ describeDataplane('dataplane: where each statement runs (default read/write spli
     ['leading comment', '/* report */ SELECT COUNT(*) FROM items'],
     ['lower case', 'select note from items where id = 2'],
     ["a literal that looks like a lock ('FOR UPDATE')", "SELECT note FROM items WHERE note = 'FOR UPDATE'"],
+    ['WITH ... SELECT', 'WITH c AS (SELECT id FROM items) SELECT COUNT(*) FROM c'],
+    ['WITH RECURSIVE ... SELECT', 'WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT SUM(n) FROM r'],
   ];
   test.each(readerRows)('%s → readers', async (_label, sql) => {
     expect(await hostgroupsOf(() => conn.query(sql))).toEqual([READERS]);
