@@ -8,7 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
-import { ProxySqlConfiguration, RenderedConfig } from './config/configuration';
+import { DEFAULTS as CONFIG_DEFAULTS, ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider, ProxySqlEndpoint } from './lambda-demo-api/lambda-demo-api';
@@ -412,6 +412,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.listener = this.loadBalancer.addListener('Listener', {
       port: listenerPort,
       protocol: elbv2.Protocol.TCP,
+      // The same value as ProxySQL's wait_timeout (validated by the configuration).
+      tcpIdleTimeout: props.idleClientTimeout ?? CONFIG_DEFAULTS.idleClientTimeout,
     });
     this.targetGroup = this.listener.addTargets('ProxySql', {
       port: this.trafficPort,

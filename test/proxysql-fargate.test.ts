@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -318,5 +318,50 @@ describe('ProxySqlFargate validation', () => {
     expect(Template.fromStack(f.stack).findResources('AWS::CloudFormation::CustomResource')).toEqual({});
     // Nothing could open the database to the tasks, and the user is told so at synth.
     Annotations.fromStack(f.stack).hasWarning('/Test/P2', Match.stringLikeRegexp('admit the ProxySQL tasks\' security group'));
+  });
+});
+
+describe('ProxySqlFargate idle clients (idleClientTimeout)', () => {
+  function renderedConfig(template: Template): string {
+    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
+    const value = env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value;
+    return JSON.stringify(value);
+  }
+
+  test('GIVEN defaults THEN the listener and ProxySQL both close idle clients after 1800 s', () => {
+    const { template } = proxyWith();
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      ListenerAttributes: [{ Key: 'tcp.idle_timeout.seconds', Value: '1800' }],
+    });
+    expect(renderedConfig(template)).toContain('wait_timeout=1800000');
+  });
+
+  test('GIVEN idleClientTimeout THEN both sides get the same value', () => {
+    const { template } = proxyWith({ idleClientTimeout: Duration.seconds(120) });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      ListenerAttributes: [{ Key: 'tcp.idle_timeout.seconds', Value: '120' }],
+    });
+    expect(renderedConfig(template)).toContain('wait_timeout=120000');
+  });
+
+  test.each([
+    [Duration.seconds(59), /idleClientTimeout must be whole seconds from 60 to 6000 .* \(got 59\)/],
+    [Duration.seconds(6001), /idleClientTimeout must be whole seconds from 60 to 6000 .* \(got 6001\)/],
+    [Duration.millis(90_500), /idleClientTimeout must be whole seconds .* \(got 90.5\)/],
+  ])('rejects %s', (idleClientTimeout, message) => {
+    expect(() => proxyWith({ idleClientTimeout })).toThrow(message);
+  });
+
+  test('rejects a token, naming the prop', () => {
+    const f = fixture();
+    const seconds = new CfnParameter(f.stack, 'Idle', { type: 'Number' }).valueAsNumber;
+    expect(() => new ProxySqlFargate(f.stack, 'Proxy', { vpc: f.vpc, backend: f.db, idleClientTimeout: Duration.seconds(seconds) }))
+      .toThrow(/idleClientTimeout must be a literal duration .* \(got "a token"\)/);
+  });
+
+  test('wait_timeout is set by idleClientTimeout, not through the raw variables', () => {
+    expect(() => proxyWith({ rawMysqlVariables: { wait_timeout: '1000' } }))
+      .toThrow(/rawMysqlVariables.wait_timeout is set by idleClientTimeout; use that instead/);
   });
 });

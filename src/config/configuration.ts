@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { ProxySqlConfigOptions } from './options';
 import { QueryRuleOptions, QueryRules, RuleDestination } from './query-rules';
@@ -87,6 +87,7 @@ export const DEFAULTS = {
   restApiPort: 6070,
   serverVersion: '8.0.39',
   connectionMaxAgeMs: 300_000,
+  idleClientTimeout: Duration.minutes(30),
   monitorConnectIntervalMs: 60_000,
   monitorPingIntervalMs: 10_000,
   monitorReadOnlyIntervalMs: 1_000,
@@ -105,6 +106,7 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   threads: 'workerThreads',
   max_connections: 'maxClientConnections',
   connection_max_age_ms: 'connectionMaxAgeMs',
+  wait_timeout: 'idleClientTimeout',
   monitor_connect_interval: 'monitorConnectIntervalMs',
   monitor_ping_interval: 'monitorPingIntervalMs',
   monitor_read_only_interval: 'monitorReadOnlyIntervalMs',
@@ -204,6 +206,15 @@ export class ProxySqlConfiguration {
     this.int('workerThreads', o.workerThreads, 1, DEFAULTS.maxWorkerThreads);
     this.int('maxClientConnections', o.maxClientConnections, 1, 1_000_000);
     this.int('connectionMaxAgeMs', o.connectionMaxAgeMs, 0, 86_400_000);
+    if (o.idleClientTimeout) {
+      if (o.idleClientTimeout.isUnresolved()) {
+        this.fail('idleClientTimeout', 'must be a literal duration (it sets the listener and ProxySQL alike)', 'a token');
+      }
+      const seconds = o.idleClientTimeout.toSeconds({ integral: false });
+      if (!Number.isInteger(seconds) || seconds < 60 || seconds > 6000) {
+        this.fail('idleClientTimeout', 'must be whole seconds from 60 to 6000 (the load balancer\'s TCP idle timeout range)', seconds);
+      }
+    }
     this.int('monitorConnectIntervalMs', o.monitorConnectIntervalMs, 100, 604_800_000);
     this.int('monitorPingIntervalMs', o.monitorPingIntervalMs, 100, 604_800_000);
     this.int('monitorReadOnlyIntervalMs', o.monitorReadOnlyIntervalMs, 100, 604_800_000);
@@ -387,6 +398,7 @@ export class ProxySqlConfiguration {
       ['server_version', t.serverVersion ?? DEFAULTS.serverVersion],
       ['have_ssl', o.frontendTls ?? true],
       ['connection_max_age_ms', o.connectionMaxAgeMs ?? DEFAULTS.connectionMaxAgeMs],
+      ['wait_timeout', (o.idleClientTimeout ?? DEFAULTS.idleClientTimeout).toMilliseconds()],
       ['monitor_enabled', true],
       ['monitor_connect_interval', o.monitorConnectIntervalMs ?? DEFAULTS.monitorConnectIntervalMs],
       ['monitor_ping_interval', o.monitorPingIntervalMs ?? DEFAULTS.monitorPingIntervalMs],

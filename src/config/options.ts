@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import { QueryRules } from './query-rules';
 import { ProxySqlUser } from './users';
 
@@ -41,6 +42,16 @@ export interface ProxySqlConfigOptions {
    * @default - sized from task memory: (memoryMiB - 256) * 4, between 256 and 100000 (256 MiB kept for ProxySQL itself, 256 KiB budget per client connection)
    */
   readonly maxClientConnections?: number;
+
+  /**
+   * How long a client connection may stay idle before the proxy closes it (RDS Proxy's name). One
+   * value sets both the load balancer listener's TCP idle timeout and ProxySQL's client
+   * `mysql-wait_timeout`, so a connection is never dropped silently by the one while the other
+   * keeps its session (a frozen Lambda environment leaves connections idle for long). 60–6000 s,
+   * whole seconds; not a token.
+   * @default Duration.minutes(30) (RDS Proxy's default; the NLB's own default is 350 s)
+   */
+  readonly idleClientTimeout?: Duration;
 
   /**
    * Retire pooled backend connections older than this (`mysql-connection_max_age_ms`); 0 keeps them forever.
