@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   AuroraDiscoveryTuning, AuroraTopologyMode, IProxySqlBackend, ProxySqlBackend, ProxySqlBackendConfig,
 } from './backend';
+import { auroraMysqlMaxConnections, auroraServerlessV2MaxConnections } from './config/connection-budget';
 import { suppressNag } from './private/nag';
 import { SAFE_SECRET_EXCLUDED_CHARACTERS } from './private/secrets';
 
@@ -106,6 +107,14 @@ export interface AuroraBackendProps {
    * @default - ProxySQL configuration defaults
    */
   readonly discovery?: AuroraDiscoveryTuning;
+  /**
+   * The instances' `max_connections`, when a custom parameter group changes it. The proxy keeps
+   * its tasks' backend connections within a share of it.
+   *
+   * @default - Aurora MySQL's default for `instanceType` (1000 for db.r7g.large), or for the
+   * memory of `serverlessV2MaxCapacity` (2 GiB per ACU: 135 for 4 ACU)
+   */
+  readonly databaseMaxConnections?: number;
 }
 
 /** MySQL version that Aurora MySQL 3.10 reports, so ProxySQL answers clients with the same. */
@@ -223,6 +232,11 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
     suppressNag(this, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
     suppressNag(this, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
 
+    const maxCapacity = props.serverlessV2MaxCapacity ?? 4;
+    const databaseMaxConnections = props.databaseMaxConnections ?? (props.serverlessV2
+      ? (Token.isUnresolved(maxCapacity) ? undefined : auroraServerlessV2MaxConnections(maxCapacity))
+      : auroraMysqlMaxConnections(instanceType.toString()));
+
     const ids = this.cluster.instanceIdentifiers;
     this.backend = ProxySqlBackend.fromAuroraCluster(this.cluster, {
       adminSecret: this.masterSecret,
@@ -231,6 +245,7 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       topologyMode: props.topologyMode ?? AuroraTopologyMode.AURORA_DISCOVERY,
       instanceIdentifiers: props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS ? undefined : ids,
       discovery: props.discovery,
+      databaseMaxConnections,
     });
   }
 

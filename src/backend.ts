@@ -65,6 +65,13 @@ export interface ProxySqlBackendConfig {
    * @default - none
    */
   readonly dependables?: IDependable[];
+  /**
+   * The database's own `max_connections` on each server; the proxy keeps every task's backend
+   * connections together within a share of it.
+   *
+   * @default - unknown: the proxy assumes a conservative limit and warns at synth
+   */
+  readonly databaseMaxConnections?: number;
 }
 
 /**
@@ -120,6 +127,16 @@ export interface ProxySqlBackendOptions {
    * @default - true for Aurora and RDS (they always offer TLS); false for `fromEndpoints`
    */
   readonly useSsl?: boolean;
+  /**
+   * The database's own `max_connections` on each server (the writer and every reader; use the
+   * smallest if they differ). The proxy divides a share of it (`maxConnectionsPercent`) among all
+   * the tasks it can run, so that Lambda scale-out never opens more connections than the database
+   * accepts; clients beyond that wait for a pooled connection (`borrowTimeout`). A whole number;
+   * not a token.
+   *
+   * @default - unknown: the proxy assumes 100 and warns at synth (set it; `AuroraBackend` knows it)
+   */
+  readonly databaseMaxConnections?: number;
 }
 
 /** Options for an Aurora MySQL cluster made elsewhere. */
@@ -261,6 +278,14 @@ function validHost(prop: string, host: string | undefined): void {
     `ProxySqlBackend: ${prop} must be a bare host name or IP address, without port, scheme, path, quotes or spaces (got ${JSON.stringify(host)})`);
 }
 
+function validMaxConnections(factory: string, value: number | undefined): void {
+  if (value === undefined) return;
+  check(!Token.isUnresolved(value),
+    `ProxySqlBackend.${factory}: databaseMaxConnections must be a literal number (the proxy divides it among its tasks at synth) (got a token)`);
+  check(Number.isInteger(value) && value >= 10 && value <= 100_000,
+    `ProxySqlBackend.${factory}: databaseMaxConnections must be a whole number from 10 to 100000 (got ${value})`);
+}
+
 /** A port attribute that CDK carries as a string (RDS instances); concrete values stay checkable numbers. */
 function portFromString(port: string): number {
   return Token.isUnresolved(port) ? Token.asNumber(port) : Number(port);
@@ -275,6 +300,7 @@ export abstract class ProxySqlBackend {
    * `rds.DatabaseCluster.fromDatabaseClusterAttributes`.
    */
   public static fromAuroraCluster(cluster: rds.IDatabaseCluster, options: AuroraClusterBackendOptions = {}): IProxySqlBackend {
+    validMaxConnections('fromAuroraCluster', options.databaseMaxConnections);
     const ids = options.instanceIdentifiers ?? [];
     const mode = options.topologyMode
       ?? (ids.length > 0 ? AuroraTopologyMode.AURORA_DISCOVERY : AuroraTopologyMode.READ_ONLY_CHECKS);
@@ -295,6 +321,7 @@ export abstract class ProxySqlBackend {
 
   /** RDS for MySQL: a writer instance and its read replicas, told apart by `read_only` checks. */
   public static fromRdsInstances(writer: rds.IDatabaseInstance, options: RdsInstancesBackendOptions = {}): IProxySqlBackend {
+    validMaxConnections('fromRdsInstances', options.databaseMaxConnections);
     const writerPort = writer.dbInstanceEndpointPort;
     (options.readReplicas ?? []).forEach((replica, i) => {
       const port = replica.dbInstanceEndpointPort;
@@ -311,6 +338,7 @@ export abstract class ProxySqlBackend {
     check(options?.writer !== undefined && options.writer !== null,
       'ProxySqlBackend.fromEndpoints: writer is required ({ host, port } of the primary) (got undefined)');
     validHost('writer.host', options.writer.host);
+    validMaxConnections('fromEndpoints', options.databaseMaxConnections);
     validPort('writer.port', options.writer.port);
     (options.readers ?? []).forEach((r, i) => {
       validHost(`readers[${i}].host`, r.host);
@@ -344,6 +372,7 @@ class AuroraClusterBackend implements IProxySqlBackend {
       connections: this.cluster.connections,
       adminSecret: this.options.adminSecret,
       defaultUserSecrets: this.options.appUserSecrets,
+      databaseMaxConnections: this.options.databaseMaxConnections,
       dependables: [this.cluster],
       tlsWithRdsCertificates: true,
     };
@@ -392,6 +421,7 @@ class RdsInstancesBackend implements IProxySqlBackend {
       connections,
       adminSecret: this.options.adminSecret,
       defaultUserSecrets: this.options.appUserSecrets,
+      databaseMaxConnections: this.options.databaseMaxConnections,
       monitorPrivileges: MonitorPrivileges.REPLICATION,
       dependables: [this.writer, ...replicas],
       tlsWithRdsCertificates: true,
@@ -416,6 +446,7 @@ class EndpointsBackend implements IProxySqlBackend {
       connections: groups.length > 0 ? new ec2.Connections({ securityGroups: groups }) : undefined,
       adminSecret: this.options.adminSecret,
       defaultUserSecrets: this.options.appUserSecrets,
+      databaseMaxConnections: this.options.databaseMaxConnections,
       monitorPrivileges: MonitorPrivileges.REPLICATION,
       topology: {
         writer: server(this.options.writer.host, this.options.writer.port, this.options, false),

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
 import { DEFAULTS as CONFIG_DEFAULTS, ProxySqlConfiguration, RenderedConfig } from './config/configuration';
+import { ConnectionBudget, connectionBudget } from './config/connection-budget';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider, ProxySqlEndpoint } from './lambda-demo-api/lambda-demo-api';
@@ -84,6 +85,15 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * @default - 3 × minCapacity, at least 6
    */
   readonly maxCapacity?: number;
+  /**
+   * Share of the database's own `max_connections` (per server) that all ProxySQL tasks together may
+   * use (RDS Proxy's name). The proxy divides it among the most tasks it can run — `maxCapacity`,
+   * doubled while a deployment runs old and new tasks side by side — after keeping connections for
+   * each task's monitor, the bootstrap and operators; see `backendConnectionsPerServer`. 1–100; not a token.
+   *
+   * @default 90
+   */
+  readonly maxConnectionsPercent?: number;
   /**
    * Average CPU utilisation autoscaling aims for (percent).
    *
@@ -221,6 +231,12 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly adminSecret: secretsmanager.ISecret;
   /** Monitor user credentials (RDS JSON shape). */
   public readonly monitorSecret: secretsmanager.ISecret;
+  /**
+   * Backend connections one task may open to one database server (ProxySQL `max_connections` of
+   * each hostgroup row): the connection budget. All tasks together, during a deployment too, stay
+   * within `maxConnectionsPercent` of the database's `max_connections`.
+   */
+  public readonly backendConnectionsPerServer: number;
   /** The log group of the ProxySQL container. */
   public readonly logGroup: logs.ILogGroup;
   /**
@@ -255,6 +271,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.monitorSecret = props.monitorSecret
       ?? generatedUserSecret(this, 'MonitorSecret', 'proxysql_monitor', 'ProxySQL monitor user credentials');
 
+    const budget = backendBudget(this, props, backend, maxCapacity);
+    this.backendConnectionsPerServer = budget.perRow;
+
     const config = new ProxySqlConfiguration({
       context: 'ProxySqlFargate',
       options: props,
@@ -265,6 +284,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       vcpus: cpu / 1024,
       memoryMiB: memoryLimitMiB,
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
+      serverMaxConnections: budget.perRow,
     });
     const rendered: RenderedConfig = config.render();
     this.trafficPort = rendered.trafficPort;
@@ -380,7 +400,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
       minHealthyPercent: 100,
-      maxHealthyPercent: 200,
+      maxHealthyPercent: MAX_HEALTHY_PERCENT,
       enableExecuteCommand: props.enableExecuteCommand ?? true,
       availabilityZoneRebalancing: ecs.AvailabilityZoneRebalancing.ENABLED,
       healthCheckGracePeriod: Duration.seconds(60),
@@ -549,6 +569,38 @@ function validateProps(p: ValidatedNumbers): void {
   if (known(p.targetCpu) && (p.targetCpu < 10 || p.targetCpu > 90)) {
     fail('targetCpuUtilizationPercent', 'must be from 10 to 90', p.targetCpu);
   }
+}
+
+/** A deployment starts the new tasks before it stops the old ones (the connection budget counts them). */
+const MAX_HEALTHY_PERCENT = 200;
+/** What the budget assumes when nobody says what the database accepts: below MySQL's own default of 151. */
+const ASSUMED_DATABASE_MAX_CONNECTIONS = 100;
+
+function backendBudget(scope: Construct, props: ProxySqlFargateProps, backend: ProxySqlBackendConfig, maxCapacity: number): ConnectionBudget {
+  const percent = props.maxConnectionsPercent ?? 90;
+  if (Token.isUnresolved(percent)) fail('maxConnectionsPercent', 'must be a literal number (the connection budget is divided at synth)', 'a token');
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) fail('maxConnectionsPercent', 'must be a whole number from 1 to 100', percent);
+  if (Token.isUnresolved(maxCapacity)) {
+    fail('maxCapacity', 'must be a literal number: the connection budget divides the database\'s connections among the tasks at synth', 'a token');
+  }
+  let databaseMaxConnections = backend.databaseMaxConnections;
+  if (databaseMaxConnections === undefined) {
+    databaseMaxConnections = ASSUMED_DATABASE_MAX_CONNECTIONS;
+    Annotations.of(scope).addWarningV2('cdk-proxysql:databaseMaxConnectionsUnknown',
+      `The backend does not say how many connections the database accepts: the connection budget assumes ${ASSUMED_DATABASE_MAX_CONNECTIONS} per server. Pass databaseMaxConnections to the backend factory (the database's max_connections)`);
+  }
+  const writerIsAlsoReader = backend.topology.auroraDiscovery?.writerIsAlsoReader ?? props.writerIsAlsoReader ?? false;
+  const maxTasks = Math.ceil((maxCapacity * MAX_HEALTHY_PERCENT) / 100);
+  const budget = connectionBudget({
+    databaseMaxConnections,
+    maxConnectionsPercent: percent,
+    maxTasks,
+    rowsPerServer: writerIsAlsoReader ? 2 : 1,
+  });
+  if (typeof budget === 'string') {
+    fail('maxCapacity', `is too large for the database: the connection budget ${budget}; lower maxCapacity, or raise databaseMaxConnections / maxConnectionsPercent`, maxCapacity);
+  }
+  return budget;
 }
 
 function monitorMode(privileges: MonitorPrivileges): MonitorPrivilegeMode {

@@ -365,3 +365,106 @@ describe('ProxySqlFargate idle clients (idleClientTimeout)', () => {
       .toThrow(/rawMysqlVariables.wait_timeout is set by idleClientTimeout; use that instead/);
   });
 });
+
+describe('ProxySqlFargate connection budget', () => {
+  function config(template: Template): string {
+    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
+    return JSON.stringify(env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value);
+  }
+  function serverCaps(template: Template): number[] {
+    return [...config(template).matchAll(/hostgroup_id=\d+, hostname=.*?max_connections=(\d+)/g)].map((m) => Number(m[1]));
+  }
+
+  test('GIVEN the default Aurora backend (db.r7g.large: 1000) THEN 12 tasks at most (6 × 200 % during a deployment) share 90 % minus the monitors\' and operators\' reserve', () => {
+    const { proxy, template } = proxyWith();
+    // floor((900 - 3 - 3 × 12) / 12) = 71 per task and server
+    expect(proxy.backendConnectionsPerServer).toBe(71);
+    expect(serverCaps(template)).toEqual([71, 71]);
+    // Instances Aurora discovery adds later get the same cap, applied after start.
+    expect(config(template).replace(/\\/g, '')).toContain('# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) '
+      + 'VALUES (10, \'{"max_connections":71,"use_ssl":1}\'), (20, \'{"max_connections":71,"use_ssl":1}\'); LOAD MYSQL SERVERS TO RUNTIME;');
+    expect(config(template)).toContain('connect_timeout_server_max=30000');
+  });
+
+  test.each([
+    ['db.t4g.medium (90)', { instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) }, 3],
+    ['Serverless v2 up to 4 ACU (135)', { serverlessV2: true }, 6],
+    ['Serverless v2 up to 16 ACU (2000)', { serverlessV2: true, serverlessV2MaxCapacity: 16 }, 146],
+    ['a custom parameter group (databaseMaxConnections 500)', { databaseMaxConnections: 500 }, 34],
+  ])('GIVEN AuroraBackend with %s THEN the cap follows', (_label, dbProps, cap) => {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
+    const db = new AuroraBackend(stack, 'Db', { vpc, ...dbProps });
+    const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db });
+    expect(proxy.backendConnectionsPerServer).toBe(cap);
+  });
+
+  test('GIVEN plain endpoints with databaseMaxConnections and a smaller fleet THEN more per task; a writer that is also a reader halves each row', () => {
+    const f = fixture();
+    const backend = (extra = {}) => ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 }, readers: [{ host: 'r.example.internal', port: 3306 }],
+      adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret], databaseMaxConnections: 100, ...extra,
+    });
+    // floor((90 - 3 - 3 × 4) / 4) = 18
+    const p1 = new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: backend(), maxCapacity: 2 });
+    expect(p1.backendConnectionsPerServer).toBe(18);
+    const p2 = new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: backend(), maxCapacity: 2, writerIsAlsoReader: true });
+    expect(p2.backendConnectionsPerServer).toBe(9);
+    const p3 = new ProxySqlFargate(f.stack, 'P3', { vpc: f.vpc, backend: backend(), maxCapacity: 2, maxConnectionsPercent: 50 });
+    expect(p3.backendConnectionsPerServer).toBe(8);
+    Annotations.fromStack(f.stack).hasNoWarning('*', Match.stringLikeRegexp('databaseMaxConnections'));
+  });
+
+  test('GIVEN a backend that does not know its limit THEN 100 is assumed and the synth warns, naming databaseMaxConnections', () => {
+    const f = fixture();
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 }, adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret],
+    });
+    const proxy = new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend, maxCapacity: 2 });
+    expect(proxy.backendConnectionsPerServer).toBe(18);
+    Annotations.fromStack(f.stack).hasWarning('/Test/P', Match.stringLikeRegexp('assumes 100 per server. Pass databaseMaxConnections'));
+  });
+
+  test('a fleet the database cannot hold is refused, naming maxCapacity and the way out', () => {
+    const f = fixture();
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 }, adminSecret: f.db.masterSecret, databaseMaxConnections: 45,
+      appUserSecrets: [f.db.appUserSecret],
+    });
+    expect(() => new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend, maxCapacity: 6 }))
+      .toThrow(/maxCapacity is too large for the database: the connection budget leaves no backend connection per task: 45 × 90 % = 40 for up to 12 tasks, of which 39 are reserved .*lower maxCapacity, or raise databaseMaxConnections \/ maxConnectionsPercent \(got 6\)/);
+  });
+
+  test.each([
+    [{ maxConnectionsPercent: 0 }, /maxConnectionsPercent must be a whole number from 1 to 100 \(got 0\)/],
+    [{ maxConnectionsPercent: 101 }, /maxConnectionsPercent must be a whole number from 1 to 100 \(got 101\)/],
+    [{ maxConnectionsPercent: 50.5 }, /maxConnectionsPercent must be a whole number from 1 to 100 \(got 50.5\)/],
+    [{ borrowTimeout: Duration.seconds(0) }, /borrowTimeout must be whole seconds from 1 to 3600 \(got 0\)/],
+    [{ borrowTimeout: Duration.millis(1500) }, /borrowTimeout must be whole seconds from 1 to 3600 \(got 1.5\)/],
+    [{ rawMysqlVariables: { connect_timeout_server_max: '1000' } }, /rawMysqlVariables.connect_timeout_server_max is set by borrowTimeout; use that instead/],
+  ])('rejects %j', (props, message) => {
+    expect(() => proxyWith(props as Partial<ProxySqlFargateProps>)).toThrow(message);
+  });
+
+  test('tokens are refused by name where the budget divides by them', () => {
+    const f = fixture();
+    const n = (id: string) => new CfnParameter(f.stack, id, { type: 'Number' }).valueAsNumber;
+    expect(() => new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: f.db, maxConnectionsPercent: n('Pct') }))
+      .toThrow(/maxConnectionsPercent must be a literal number .* \(got a token\)/);
+    expect(() => new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: f.db, minCapacity: 2, desiredCount: 2, maxCapacity: n('Max') }))
+      .toThrow(/maxCapacity must be a literal number: the connection budget divides .* \(got a token\)/);
+    expect(() => new ProxySqlFargate(f.stack, 'P3', { vpc: f.vpc, backend: f.db, borrowTimeout: Duration.seconds(n('Borrow')) }))
+      .toThrow(/borrowTimeout must be a literal duration \(got "a token"\)/);
+    expect(() => ProxySqlBackend.fromEndpoints({ writer: { host: 'db.example.internal', port: 3306 }, databaseMaxConnections: n('Conns') }))
+      .toThrow(/ProxySqlBackend.fromEndpoints: databaseMaxConnections must be a literal number .* \(got a token\)/);
+  });
+
+  test.each([5, 100_001, 150.5])('the backend factories refuse databaseMaxConnections %d', (value) => {
+    expect(() => ProxySqlBackend.fromEndpoints({ writer: { host: 'db.example.internal', port: 3306 }, databaseMaxConnections: value }))
+      .toThrow(new RegExp(`ProxySqlBackend.fromEndpoints: databaseMaxConnections must be a whole number from 10 to 100000 \\(got ${value}\\)`));
+    const f = fixture();
+    expect(() => ProxySqlBackend.fromAuroraCluster(f.db.cluster, { databaseMaxConnections: value }))
+      .toThrow(/ProxySqlBackend.fromAuroraCluster: databaseMaxConnections must be a whole number from 10 to 100000/);
+  });
+});

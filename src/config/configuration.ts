@@ -53,6 +53,12 @@ export interface ProxySqlConfigurationProps {
   readonly vcpus: number;
   /** Memory of the task in MiB. */
   readonly memoryMiB: number;
+  /**
+   * Backend connections one task may open on one hostgroup row of a server (the connection
+   * budget); a server given its own `maxConnections` keeps it.
+   * @default 1000 (ProxySQL's default)
+   */
+  readonly serverMaxConnections?: number;
   /** Address the admin interface listens on. @default '127.0.0.1' */
   readonly adminListenAddress?: string;
   /** Prefix of error messages, e.g. the construct name. @default 'ProxySqlFargate' */
@@ -88,6 +94,9 @@ export const DEFAULTS = {
   serverVersion: '8.0.39',
   connectionMaxAgeMs: 300_000,
   idleClientTimeout: Duration.minutes(30),
+  borrowTimeout: Duration.seconds(30),
+  /** ProxySQL's own per-server default, used only when no budget is given. */
+  serverMaxConnections: 1000,
   monitorConnectIntervalMs: 60_000,
   monitorPingIntervalMs: 10_000,
   monitorReadOnlyIntervalMs: 1_000,
@@ -107,6 +116,7 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   max_connections: 'maxClientConnections',
   connection_max_age_ms: 'connectionMaxAgeMs',
   wait_timeout: 'idleClientTimeout',
+  connect_timeout_server_max: 'borrowTimeout',
   monitor_connect_interval: 'monitorConnectIntervalMs',
   monitor_ping_interval: 'monitorPingIntervalMs',
   monitor_read_only_interval: 'monitorReadOnlyIntervalMs',
@@ -205,7 +215,15 @@ export class ProxySqlConfiguration {
     }
     this.int('workerThreads', o.workerThreads, 1, DEFAULTS.maxWorkerThreads);
     this.int('maxClientConnections', o.maxClientConnections, 1, 1_000_000);
+    this.int('serverMaxConnections', this.props.serverMaxConnections, 1, 10_000);
     this.int('connectionMaxAgeMs', o.connectionMaxAgeMs, 0, 86_400_000);
+    if (o.borrowTimeout) {
+      if (o.borrowTimeout.isUnresolved()) this.fail('borrowTimeout', 'must be a literal duration', 'a token');
+      const seconds = o.borrowTimeout.toSeconds({ integral: false });
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+        this.fail('borrowTimeout', 'must be whole seconds from 1 to 3600', seconds);
+      }
+    }
     if (o.idleClientTimeout) {
       if (o.idleClientTimeout.isUnresolved()) {
         this.fail('idleClientTimeout', 'must be a literal duration (it sets the listener and ProxySQL alike)', 'a token');
@@ -399,6 +417,7 @@ export class ProxySqlConfiguration {
       ['have_ssl', o.frontendTls ?? true],
       ['connection_max_age_ms', o.connectionMaxAgeMs ?? DEFAULTS.connectionMaxAgeMs],
       ['wait_timeout', (o.idleClientTimeout ?? DEFAULTS.idleClientTimeout).toMilliseconds()],
+      ['connect_timeout_server_max', (o.borrowTimeout ?? DEFAULTS.borrowTimeout).toMilliseconds()],
       ['monitor_enabled', true],
       ['monitor_connect_interval', o.monitorConnectIntervalMs ?? DEFAULTS.monitorConnectIntervalMs],
       ['monitor_ping_interval', o.monitorPingIntervalMs ?? DEFAULTS.monitorPingIntervalMs],
@@ -420,7 +439,7 @@ export class ProxySqlConfiguration {
       ['hostname', s.host],
       ['port', s.port ?? 3306],
       ['weight', s.weight ?? 1],
-      ['max_connections', s.maxConnections ?? 1000],
+      ['max_connections', s.maxConnections ?? this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections],
       ['use_ssl', s.useSsl ? 1 : 0],
     ], '').join(', ') + ' }').join(',\n'));
     push(')');
@@ -446,6 +465,14 @@ export class ProxySqlConfiguration {
         ['comment', 'cdk-proxysql aurora discovery'],
       ], '').join(', ') + ' }');
       push(')');
+      // Instances discovery adds later take their settings from the hostgroups' servers_defaults,
+      // which ProxySQL 2.7 cannot read from the config file: the start script applies this line
+      // through the admin interface once ProxySQL is up.
+      const defaults = JSON.stringify({
+        max_connections: this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections,
+        use_ssl: t.writer.useSsl ? 1 : 0,
+      });
+      push(`# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) VALUES (${this.writerHg}, '${defaults}'), (${this.readerHg}, '${defaults}'); LOAD MYSQL SERVERS TO RUNTIME;`);
     } else if (t.replicationCheck) {
       push('mysql_replication_hostgroups=');
       push('(');

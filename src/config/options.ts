@@ -54,6 +54,14 @@ export interface ProxySqlConfigOptions {
   readonly idleClientTimeout?: Duration;
 
   /**
+   * How long a client waits for a backend connection when every connection the budget allows is
+   * busy (RDS Proxy's name), and how long ProxySQL keeps trying to reach a server before it answers
+   * the client with an error (`mysql-connect_timeout_server_max`). Whole seconds, 1–3600; not a token.
+   * @default Duration.seconds(30) (a 5 000-client cold burst against a 100-connection budget is served within it; see the README)
+   */
+  readonly borrowTimeout?: Duration;
+
+  /**
    * Retire pooled backend connections older than this (`mysql-connection_max_age_ms`); 0 keeps them forever.
    * @default 300000 (5 minutes: connections follow DNS changes and a failover within minutes)
    */

@@ -130,6 +130,19 @@ LC_ALL=C awk -v port="\${port:-6032}" ${shQuote(CLIENT_AWK)} </dev/null >"$clien
 log "configuration rendered to $conf; starting ProxySQL"
 proxysql -f --initial --idle-threads -c "$conf" -D "$datadir" &
 child=$!
+# Settings ProxySQL cannot read from its config file, applied through the admin interface once it answers.
+after=$(sed -n 's/^# cdk-proxysql after_start=//p' "$conf")
+if [ -n "$after" ]; then
+  (
+    n=0
+    until timeout 5 mysql --defaults-file="$client" -e "$after" </dev/null 2>/dev/null; do
+      n=$((n + 1))
+      if [ "$n" -ge 120 ]; then log "could not apply the after-start settings through the admin interface"; exit 1; fi
+      sleep 0.5
+    done
+    log "after-start settings applied"
+  ) &
+fi
 stopping=
 on_term() {
   [ -n "$stopping" ] && return

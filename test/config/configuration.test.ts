@@ -136,6 +136,8 @@ describe('rendering per backend kind', () => {
       server_version: '8.0.39',
       have_ssl: true,
       connection_max_age_ms: 300000,
+      wait_timeout: 1800000,
+      connect_timeout_server_max: 30000,
       monitor_enabled: true,
       monitor_connect_interval: 60000,
       monitor_ping_interval: 10000,

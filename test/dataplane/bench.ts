@@ -13,7 +13,7 @@ import { startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
 import { disposeAllTasks } from '../fixtures/proxysql-task';
 import { deployTask, endpointsProxyStack, secretValues } from './topology';
-import { coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
+import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     console.log(row([`32 warm clients, QPS (${SUSTAIN_SECONDS} s)`, qpsDirect.toFixed(0), qpsProxy.toFixed(0), `${(qpsProxy / qpsDirect).toFixed(2)} ×`]));
 
     for (const n of BURSTS) {
-      const results = [];
+      const results: Array<{ label: string; r: BurstResult; peaks: number[] }> = [];
       for (const [label, ep] of [['direct', direct], ['proxy', proxy]] as const) {
         await Promise.all([pair.primary.root('FLUSH STATUS'), pair.replica.root('FLUSH STATUS')]);
         const r = await coldBurst(ep, n, READ);
