@@ -148,6 +148,29 @@ describeDataplane('dataplane: where each statement runs (default read/write spli
     expect(rows[0]).toEqual({ m: 42, s: 1 });
   });
 
+  test('autocommit=0, read first (PyMySQL and several Java pools): the client reads its own uncommitted write and COMMIT keeps it', async () => {
+    const other = await task.client(app.username, app.password, { database: app.dbname });
+    try {
+      await other.query('SET autocommit = 0');
+      const [first] = await other.query<mysql.RowDataPacket[]>('SELECT note FROM items WHERE id = 2');
+      expect(first).toEqual([{ note: 'b' }]);
+      const [upd] = await other.query<mysql.ResultSetHeader>("UPDATE items SET note = 'uncommitted' WHERE id = 2");
+      expect(upd.affectedRows).toBe(1);
+      const [own] = await other.query<mysql.RowDataPacket[]>('SELECT note, @@server_id AS s FROM items WHERE id = 2');
+      expect(own).toEqual([{ note: 'uncommitted', s: 1 }]);
+      // Nobody else sees it before COMMIT ...
+      const [outside] = await conn.query<mysql.RowDataPacket[]>('SELECT note FROM items WHERE id = 2 FOR UPDATE SKIP LOCKED');
+      expect(outside).toEqual([]);
+      await other.query('COMMIT');
+      await pair.sync();
+      // ... and everybody after it, the replica included.
+      const [after] = await conn.query<mysql.RowDataPacket[]>('SELECT note, @@server_id AS s FROM items WHERE id = 2');
+      expect(after).toEqual([{ note: 'uncommitted', s: 2 }]);
+    } finally {
+      await other.end();
+    }
+  });
+
   test('LAST_INSERT_ID() answers for the insert this client made', async () => {
     const [ins] = await conn.query<mysql.ResultSetHeader>("INSERT INTO items (note) VALUES ('last-id')");
     const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT LAST_INSERT_ID() AS id');

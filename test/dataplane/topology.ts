@@ -18,6 +18,8 @@ import { startTask, TaskOptions, TaskSecrets, ProxySqlTask } from '../fixtures/p
 
 export const WRITER_HOST = 'primary.test';
 export const READER_HOST = 'replica.test';
+/** MariaDB's default max_connections, which the fixture's servers keep unless a test sets another. */
+export const FIXTURE_MAX_CONNECTIONS = 151;
 
 export interface DataplaneStack {
   readonly stack: Stack;
@@ -47,9 +49,12 @@ export function endpointsProxyStack(options: DataplaneStackOptions = {}): Datapl
     readers: [{ host: READER_HOST, port: 3306 }],
     adminSecret: dbAdmin,
     appUserSecrets: [appUser],
+    // What the fixture's servers accept (MariaDB's default), unless a test says otherwise.
+    databaseMaxConnections: FIXTURE_MAX_CONNECTIONS,
     ...options.backend,
   });
-  const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend, ...options.proxy });
+  // A fleet of two tasks (four during a deployment), as a small production service would run.
+  const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend, maxCapacity: 2, ...options.proxy });
   return {
     stack,
     proxy,

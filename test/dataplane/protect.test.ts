@@ -1,0 +1,107 @@
+/**
+ * "Protecting the database", proven on the real ProxySQL: the connection budget holds a Lambda-style
+ * burst inside the database's own limit, and idle clients are closed.
+ */
+import * as mysql from 'mysql2/promise';
+import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
+import { describeDataplane } from '../fixtures/proxysql-binary';
+import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
+import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { coldBurst } from './workloads';
+
+describeDataplane('dataplane: connection budget', () => {
+  const DB_LIMIT = 100;
+  let pair: ReplicatedPair;
+  let s: DataplaneStack;
+  let secrets: TaskSecrets;
+  let tasks: ProxySqlTask[];
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair({ maxConnections: DB_LIMIT });
+    s = endpointsProxyStack({ backend: { databaseMaxConnections: DB_LIMIT } });
+    secrets = secretValues(s, pair);
+    await runBootstrap(s, pair, secrets);
+    // Two tasks of the same service, side by side.
+    tasks = await Promise.all([0, 1].map(() => startTask({ template: s.template, secrets, servers: pairServers(pair) })));
+    const app = secrets[s.ids.app];
+    const setup = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
+    await setup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))');
+    await setup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    await setup.end();
+    await pair.sync();
+  });
+
+  afterAll(async () => {
+    await disposeAllTasks();
+    await pair?.destroy();
+  });
+
+  test('the budget is rendered per server and task: floor((100 × 90 % − 3 − 3 × 4 tasks) / 4) = 18', async () => {
+    expect(s.proxy.backendConnectionsPerServer).toBe(18);
+    const rows = await tasks[0].admin<Array<{ max_connections: string }>>('SELECT max_connections FROM runtime_mysql_servers');
+    expect(rows.map((r) => Number(r.max_connections))).toEqual([18, 18]);
+  });
+
+  test('a 5 000-client cold burst over two tasks is served in full and no server goes past its own limit', async () => {
+    const app = secrets[s.ids.app];
+    await Promise.all([pair.primary.root('FLUSH STATUS'), pair.replica.root('FLUSH STATUS')]);
+    const halves = await Promise.all(tasks.map((t) => coldBurst(
+      { host: '127.0.0.1', port: t.trafficPort, user: app.username, password: app.password, database: app.dbname },
+      2500, 'SELECT note FROM items WHERE id = ?')));
+    const served = halves.reduce((n, h) => n + h.served, 0);
+    const errors = halves.map((h) => h.errors);
+    expect({ served, errors }).toEqual({ served: 5000, errors: [{}, {}] });
+    for (const server of [pair.primary, pair.replica]) {
+      const [{ Value }] = await server.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'");
+      expect(Number(Value)).toBeLessThanOrEqual(DB_LIMIT);
+    }
+    for (const t of tasks) {
+      const status = await t.admin<Array<{ status: string }>>('SELECT status FROM runtime_mysql_servers');
+      expect(status.map((r) => r.status)).toEqual(['ONLINE', 'ONLINE']);
+      const pool = await t.admin<Array<{ used: string; free: string }>>('SELECT ConnUsed AS used, ConnFree AS free FROM stats_mysql_connection_pool');
+      for (const p of pool) expect(Number(p.used) + Number(p.free)).toBeLessThanOrEqual(18);
+    }
+  });
+});
+
+describeDataplane('dataplane: idle clients', () => {
+  let pair: ReplicatedPair;
+  let task: ProxySqlTask;
+  let app: Record<string, string>;
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair();
+    const s = endpointsProxyStack();
+    const secrets = secretValues(s, pair);
+    app = secrets[s.ids.app];
+    await runBootstrap(s, pair, secrets);
+    // The rendered wait_timeout is idleClientTimeout (default 1800 s, the same as the listener's).
+    // Waiting half an hour is no test: this task alone runs with the value lowered to 3 s, the
+    // one change made to the synthesized configuration here.
+    const rendered = (s.template.Resources as Record<string, unknown>);
+    expect(JSON.stringify(rendered)).toContain('wait_timeout=1800000');
+    task = await startTask({
+      template: s.template, secrets, servers: pairServers(pair),
+      environmentOverrides: { PROXYSQL_CONFIG_TEMPLATE: (t) => t.replace('wait_timeout=1800000', 'wait_timeout=3000') },
+    });
+  });
+
+  afterAll(async () => {
+    await disposeAllTasks();
+    await pair?.destroy();
+  });
+
+  test('a client idle past wait_timeout is disconnected by the proxy and its session is gone', async () => {
+    const conn = await task.client(app.username, app.password);
+    const closed = new Promise<void>((resolve) => conn.once('error', () => resolve()));
+    await conn.query('SELECT 1');
+    const before = await task.admin<Array<{ n: string }>>('SELECT COUNT(*) AS n FROM stats_mysql_processlist');
+    expect(Number(before[0].n)).toBe(1);
+    await Promise.race([closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('not closed within 15 s')), 15_000))]);
+    await waitFor('the session to leave the processlist', async () => {
+      const n = await task.admin<Array<{ n: string }>>('SELECT COUNT(*) AS n FROM stats_mysql_processlist');
+      return Number(n[0].n) === 0 ? true : undefined;
+    });
+    conn.destroy();
+  });
+});
