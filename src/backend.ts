@@ -384,6 +384,8 @@ class AuroraClusterBackend implements IProxySqlBackend {
           writer: server(this.cluster.clusterEndpoint.hostname, port, this.options, true),
           readers: [server(this.cluster.clusterReadEndpoint.hostname, port, this.options, true)],
           replicationCheck: ReplicationCheck.INNODB_READ_ONLY,
+          // Aurora replicas have no replication status to read; the reader endpoint hides them anyway.
+          measuresReplicationLag: false,
           serverVersion: this.options.serverVersion,
         },
       };

@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { AuroraBackend, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
+import { AuroraBackend, AuroraTopologyMode, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
 
 interface Fixture {
   readonly stack: Stack;
@@ -466,5 +466,55 @@ describe('ProxySqlFargate connection budget', () => {
     const f = fixture();
     expect(() => ProxySqlBackend.fromAuroraCluster(f.db.cluster, { databaseMaxConnections: value }))
       .toThrow(/ProxySqlBackend.fromAuroraCluster: databaseMaxConnections must be a whole number from 10 to 100000/);
+  });
+});
+
+describe('ProxySqlFargate replication lag (maxReplicationLag)', () => {
+  function config(template: Template): string {
+    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
+    return JSON.stringify(env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value);
+  }
+
+  test('Aurora discovery shuns a reader 30 s behind by default (max_lag_ms), and follows discovery.maxLagMs when given', () => {
+    expect(config(proxyWith().template)).toContain('max_lag_ms=30000');
+    expect(config(proxyWith({ maxReplicationLag: Duration.seconds(5) }).template)).toContain('max_lag_ms=5000');
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
+    const db = new AuroraBackend(stack, 'Db', { vpc, discovery: { maxLagMs: 1500 } });
+    new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, maxReplicationLag: Duration.seconds(5) });
+    expect(config(Template.fromStack(stack))).toContain('max_lag_ms=1500');
+  });
+
+  test('read replicas carry max_replication_lag on every row; Aurora behind its endpoints cannot be measured', () => {
+    const f = fixture();
+    const endpoints = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 }, readers: [{ host: 'r.example.internal', port: 3306 }],
+      adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret], databaseMaxConnections: 500,
+    });
+    new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: endpoints, maxReplicationLag: Duration.seconds(12) });
+    const readOnlyChecks = ProxySqlBackend.fromAuroraCluster(f.db.cluster, {
+      topologyMode: AuroraTopologyMode.READ_ONLY_CHECKS, adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret], databaseMaxConnections: 1000,
+    });
+    new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: readOnlyChecks });
+    const configs = Object.values(Template.fromStack(f.stack).findResources('AWS::ECS::TaskDefinition'))
+      .map((td) => JSON.stringify(td.Properties.ContainerDefinitions[0].Environment));
+    expect(configs[0].match(/max_replication_lag=\d+/g)).toEqual(['max_replication_lag=12', 'max_replication_lag=12']);
+    expect(configs[1].match(/max_replication_lag=\d+/g)).toEqual(['max_replication_lag=0', 'max_replication_lag=0']);
+  });
+
+  test.each([
+    [Duration.seconds(0), /maxReplicationLag must be whole seconds from 1 to 600 \(got 0\)/],
+    [Duration.seconds(601), /maxReplicationLag must be whole seconds from 1 to 600 \(got 601\)/],
+    [Duration.millis(2500), /maxReplicationLag must be whole seconds from 1 to 600 \(got 2.5\)/],
+  ])('rejects %s', (maxReplicationLag, message) => {
+    expect(() => proxyWith({ maxReplicationLag })).toThrow(message);
+  });
+
+  test('rejects a token, naming the prop', () => {
+    const f = fixture();
+    const n = new CfnParameter(f.stack, 'Lag', { type: 'Number' }).valueAsNumber;
+    expect(() => new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend: f.db, maxReplicationLag: Duration.seconds(n) }))
+      .toThrow(/maxReplicationLag must be a literal duration \(got "a token"\)/);
   });
 });

@@ -95,6 +95,8 @@ export const DEFAULTS = {
   connectionMaxAgeMs: 300_000,
   idleClientTimeout: Duration.minutes(30),
   borrowTimeout: Duration.seconds(30),
+  maxReplicationLag: Duration.seconds(30),
+  monitorReplicationLagIntervalMs: 1000,
   /** ProxySQL's own per-server default, used only when no budget is given. */
   serverMaxConnections: 1000,
   monitorConnectIntervalMs: 60_000,
@@ -217,6 +219,13 @@ export class ProxySqlConfiguration {
     this.int('maxClientConnections', o.maxClientConnections, 1, 1_000_000);
     this.int('serverMaxConnections', this.props.serverMaxConnections, 1, 10_000);
     this.int('connectionMaxAgeMs', o.connectionMaxAgeMs, 0, 86_400_000);
+    if (o.maxReplicationLag) {
+      if (o.maxReplicationLag.isUnresolved()) this.fail('maxReplicationLag', 'must be a literal duration', 'a token');
+      const seconds = o.maxReplicationLag.toSeconds({ integral: false });
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+        this.fail('maxReplicationLag', 'must be whole seconds from 1 to 600', seconds);
+      }
+    }
     if (o.borrowTimeout) {
       if (o.borrowTimeout.isUnresolved()) this.fail('borrowTimeout', 'must be a literal duration', 'a token');
       const seconds = o.borrowTimeout.toSeconds({ integral: false });
@@ -424,6 +433,7 @@ export class ProxySqlConfiguration {
       ['monitor_read_only_interval', o.monitorReadOnlyIntervalMs ?? DEFAULTS.monitorReadOnlyIntervalMs],
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
       ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
+      ['monitor_replication_lag_interval', DEFAULTS.monitorReplicationLagIntervalMs],
     ], o.rawMysqlVariables), '  '));
     push('}');
 
@@ -432,6 +442,11 @@ export class ProxySqlConfiguration {
       [this.writerHg, t.writer],
       ...(t.readers ?? []).map(r => [this.readerHg, r] as [number, ProxySqlServer]),
     ];
+    // Replication lag is measured on read replicas (SHOW REPLICA STATUS); every row carries the
+    // limit, so a server keeps it when a failover moves it between hostgroups (a primary reports
+    // no replication and is never shunned for lag).
+    const maxLag = o.maxReplicationLag ?? DEFAULTS.maxReplicationLag;
+    const lagSeconds = t.replicationCheck && !t.auroraDiscovery && t.measuresReplicationLag !== false ? maxLag.toSeconds() : 0;
     push('mysql_servers=');
     push('(');
     push(servers.map(([hg, s]) => '  { ' + kv([
@@ -440,6 +455,7 @@ export class ProxySqlConfiguration {
       ['port', s.port ?? 3306],
       ['weight', s.weight ?? 1],
       ['max_connections', s.maxConnections ?? this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections],
+      ['max_replication_lag', lagSeconds],
       ['use_ssl', s.useSsl ? 1 : 0],
     ], '').join(', ') + ' }').join(',\n'));
     push(')');
@@ -454,7 +470,7 @@ export class ProxySqlConfiguration {
         ['active', 1],
         ['aurora_port', a.port ?? 3306],
         ['domain_name', a.domainName],
-        ['max_lag_ms', a.maxLagMs ?? 600_000],
+        ['max_lag_ms', a.maxLagMs ?? maxLag.toMilliseconds()],
         ['check_interval_ms', a.checkIntervalMs ?? 1000],
         ['check_timeout_ms', a.checkTimeoutMs ?? 800],
         ['writer_is_also_reader', a.writerIsAlsoReader ? 1 : 0],

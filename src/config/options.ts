@@ -54,6 +54,17 @@ export interface ProxySqlConfigOptions {
   readonly idleClientTimeout?: Duration;
 
   /**
+   * A reader lagging further behind its writer than this takes no reads until it catches up. Read
+   * replicas (RDS for MySQL, any MySQL): ProxySQL's monitor reads `Seconds_Behind_Master` every
+   * second (`max_replication_lag` on every server; a replica whose replication stopped counts as
+   * 60 s behind). Aurora discovery: the cluster's own lag figure (`max_lag_ms`), unless
+   * `discovery.maxLagMs` says otherwise. Aurora with `READ_ONLY_CHECKS` cannot be measured (the
+   * reader endpoint hides the instances). Whole seconds, 1–600; not a token.
+   * @default Duration.seconds(30)
+   */
+  readonly maxReplicationLag?: Duration;
+
+  /**
    * How long a client waits for a backend connection when every connection the budget allows is
    * busy (RDS Proxy's name), and how long ProxySQL keeps trying to reach a server before it answers
    * the client with an error (`mysql-connect_timeout_server_max`). Whole seconds, 1–3600; not a token.

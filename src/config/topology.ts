@@ -159,6 +159,14 @@ export interface BackendTopology {
   readonly replicationCheck?: ReplicationCheck;
 
   /**
+   * Whether ProxySQL can read the readers' replication lag (`SHOW REPLICA STATUS`) on the servers
+   * it is given. False when the servers are endpoints that hide the instances (Aurora's reader
+   * endpoint), where the lag query has nothing to answer.
+   * @default true
+   */
+  readonly measuresReplicationLag?: boolean;
+
+  /**
    * MySQL version ProxySQL announces to clients (`mysql-server_version`). Drivers pick features
    * from it, so it should match the backend.
    * @default '8.0.39'

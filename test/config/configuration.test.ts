@@ -51,8 +51,8 @@ describe('rendering per backend kind', () => {
     });
     const cfg = parseLibconfig(config.render().template);
     expect(cfg.mysql_servers).toEqual([
-      { hostgroup_id: 10, hostname: 'db-1.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 1, max_connections: 1000, use_ssl: 1 },
-      { hostgroup_id: 20, hostname: 'db-2.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 2, max_connections: 300, use_ssl: 0 },
+      { hostgroup_id: 10, hostname: 'db-1.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 1, max_connections: 1000, max_replication_lag: 0, use_ssl: 1 },
+      { hostgroup_id: 20, hostname: 'db-2.cluster-x.eu-west-1.rds.amazonaws.com', port: 3306, weight: 2, max_connections: 300, max_replication_lag: 0, use_ssl: 0 },
     ]);
     expect(cfg.mysql_aws_aurora_hostgroups).toEqual([{
       writer_hostgroup: 10,
@@ -96,6 +96,9 @@ describe('rendering per backend kind', () => {
     const cfg = parseLibconfig(r.template);
     expect(cfg.mysql_replication_hostgroups).toEqual([{ writer_hostgroup: 10, reader_hostgroup: 20, check_type: 'read_only|innodb_read_only', comment: 'cdk-proxysql read_only check' }]);
     expect((cfg.mysql_servers as Row[]).map(x => [x.hostgroup_id, x.hostname])).toEqual([[10, 'primary.example'], [20, 'replica-1.example'], [20, 'replica-2.example']]);
+    // Replicas take no reads while more than maxReplicationLag (30 s) behind; the writer carries the
+    // limit too, so it applies to whichever server a failover makes a replica.
+    expect((cfg.mysql_servers as Row[]).map(x => x.max_replication_lag)).toEqual([30, 30, 30]);
     expect(cfg.mysql_users).toEqual([
       {
         username: '%{PROXYSQL_SECRET_USER_0_USERNAME:sq}',
@@ -144,6 +147,7 @@ describe('rendering per backend kind', () => {
       monitor_read_only_interval: 1000,
       monitor_read_only_timeout: 800,
       monitor_writer_is_also_reader: false,
+      monitor_replication_lag_interval: 1000,
       default_query_timeout: '60000',
       ping_interval_server_msec: '5000',
     });
@@ -169,7 +173,7 @@ describe('rendering per backend kind', () => {
       maxClientConnections: 1000,
       connectionMaxAgeMs: 0,
     }));
-    expect(cfg.mysql_servers).toEqual([{ hostgroup_id: 1, hostname: 'db.example.internal', port: 3307, weight: 1, max_connections: 1000, use_ssl: 0 }]);
+    expect(cfg.mysql_servers).toEqual([{ hostgroup_id: 1, hostname: 'db.example.internal', port: 3307, weight: 1, max_connections: 1000, max_replication_lag: 0, use_ssl: 0 }]);
     expect(cfg.mysql_aws_aurora_hostgroups).toBeUndefined();
     expect(cfg.mysql_replication_hostgroups).toBeUndefined();
     const rules = cfg.mysql_query_rules as Row[];
