@@ -105,3 +105,42 @@ describeDataplane('dataplane: idle clients', () => {
     conn.destroy();
   });
 });
+
+describeDataplane('dataplane: replication lag', () => {
+  let pair: ReplicatedPair;
+  let task: ProxySqlTask;
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair();
+    const s = endpointsProxyStack();
+    const secrets = secretValues(s, pair);
+    await runBootstrap(s, pair, secrets);
+    task = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
+  });
+
+  afterAll(async () => {
+    await disposeAllTasks();
+    await pair?.destroy();
+  });
+
+  async function replicaStatus(): Promise<string | undefined> {
+    const rows = await task.admin<Array<{ status: string }>>(
+      `SELECT status FROM runtime_mysql_servers WHERE hostgroup_id = 20 AND port = ${pair.replica.port}`);
+    return rows[0]?.status;
+  }
+
+  test('a replica whose replication stopped takes no reads until it catches up', async () => {
+    await waitFor('the replica ONLINE', async () => (await replicaStatus()) === 'ONLINE' ? true : undefined);
+    await pair.replica.root('STOP SLAVE SQL_THREAD');
+    try {
+      // Seconds_Behind_Master is NULL now, which ProxySQL counts as 60 s (> maxReplicationLag 30 s).
+      await waitFor('the replica shunned for lag', async () => (await replicaStatus()) === 'SHUNNED_REPLICATION_LAG' ? true : undefined, 15_000);
+      const log = await task.admin<Array<{ repl_lag: string | null }>>(
+        `SELECT repl_lag FROM monitor.mysql_server_replication_lag_log WHERE port = ${pair.replica.port} ORDER BY time_start_us DESC LIMIT 1`);
+      expect(log[0].repl_lag).toBe('60');
+    } finally {
+      await pair.replica.root('START SLAVE SQL_THREAD');
+    }
+    await waitFor('the replica back ONLINE', async () => (await replicaStatus()) === 'ONLINE' ? true : undefined, 15_000);
+  });
+});
