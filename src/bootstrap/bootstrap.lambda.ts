@@ -11,7 +11,8 @@
  *   ConfigHash                  ignored here; its change is what makes CloudFormation re-run us
  *
  * What a run grants is recorded in the database under `<StackId>/<LogicalResourceId>`, and only
- * that is ever revoked (grant-record.ts says why the record is not kept in CloudFormation).
+ * that is ever revoked (grant-record.ts says why the record is not kept in CloudFormation). An
+ * application user that is the admin user itself is refused before anything is changed.
  *
  * Logs name users and steps only. A thrown Error's message becomes the CloudFormation event reason.
  */

@@ -81,8 +81,11 @@ export class BootstrapError extends Error {
   }
 }
 
-/** Checks names and grants before anything touches the database. */
-export function validatePlan(plan: BootstrapPlan): void {
+/**
+ * Checks names and grants before anything touches the database. `adminUsername` is the user the run
+ * signs in as: no managed user may be that one.
+ */
+export function validatePlan(plan: BootstrapPlan, adminUsername?: string): void {
   if (!OWNER_PATTERN.test(plan.owner ?? '')) {
     throw new BootstrapError(`owner must be 1 to 512 printable ASCII characters (got ${JSON.stringify(plan.owner)})`);
   }
@@ -90,6 +93,13 @@ export function validatePlan(plan: BootstrapPlan): void {
   const check = (where: string, username: string) => {
     if (!USERNAME_PATTERN.test(username)) {
       throw new BootstrapError(`${where}: username must match ${USERNAME_PATTERN} (got ${JSON.stringify(username)})`);
+    }
+    if (adminUsername !== undefined && username === adminUsername) {
+      // The run would manage the account it signs in with: set its password from another secret and
+      // treat its privileges as an application user's. Refused before anything is changed.
+      throw new BootstrapError(`${where}: username must not be the admin user the bootstrap signs in as (AdminSecretArn): `
+        + 'give this user its own secret with another user name, e.g. the backend\'s application user secret '
+        + `(got ${JSON.stringify(username)})`);
     }
     if (seen.has(username)) {
       throw new BootstrapError(`${where}: username ${JSON.stringify(username)} is used twice; each secret needs its own user`);
@@ -118,7 +128,7 @@ export function validatePlan(plan: BootstrapPlan): void {
  * idempotent) while the database is starting or briefly unavailable, until `options.deadline`.
  */
 export async function bootstrapDatabase(conn: ConnectionValues, plan: BootstrapPlan, options: RunOptions): Promise<BootstrapResult> {
-  validatePlan(plan);
+  validatePlan(plan, conn.user);
   const log = options.log ?? (() => undefined);
   const secrets = [conn.password, plan.monitor.password, ...plan.users.map((u) => u.password)];
   return withRetries(conn, { ...options, secrets }, async (db, attempts) => {
@@ -160,7 +170,7 @@ export interface DeleteOptions extends RunOptions {
 
 /**
  * Drops the given users if they exist (used on Delete only when asked), and forgets what the grant
- * record holds about them. Databases are kept.
+ * record holds about them. Databases are kept. The admin user is never dropped.
  */
 export async function deleteUsers(conn: ConnectionValues, usernames: readonly string[], options: DeleteOptions): Promise<string[]> {
   const log = options.log ?? (() => undefined);
@@ -174,6 +184,11 @@ export async function deleteUsers(conn: ConnectionValues, usernames: readonly st
     const record = new GrantRecord(db, options.owner);
     const dropped: string[] = [];
     for (const u of usernames) {
+      if (u === conn.user) {
+        // Create refuses such a plan; a resource made before that check must still not drop the admin.
+        log(`not dropping ${u}: it is the admin user the bootstrap signs in as`);
+        continue;
+      }
       if (await userExists(db, u)) {
         await db.query(`DROP USER ${account(u)}`);
         log(`dropped user ${u}`);

@@ -278,4 +278,24 @@ describe('bootstrap handler on an existing database: only what it added is ever 
       await dropAll(names);
     }
   });
+
+  test('an application user that is the admin user is refused before anything changes, and Delete never drops the admin', async () => {
+    const { a, names, secrets, props, lines, handler } = setup();
+    // The master secret passed as an application user: same user name (and here the same password).
+    secrets[arn('app')] = { username: a.user, password: a.password };
+    const adminGrants = await grantsOf(a.user);
+    try {
+      await expect(handler(event('Create', props))).rejects.toThrow(
+        /^users\[0\]: username must not be the admin user the bootstrap signs in as \(AdminSecretArn\): give this user its own secret .* \(got "fixture_admin"\)$/);
+      expect(await accounts([names.monitor])).toEqual([]); // refused before connecting
+      expect(await grantsOf(a.user)).toEqual(adminGrants);
+
+      await handler(event('Delete', { ...props, DropUsersOnDelete: 'true' }, 'proxysql-bootstrap:DbBootstrap'));
+      expect(await accounts([a.user])).toEqual([a.user]);
+      expect(lines).toContain(`not dropping ${a.user}: it is the admin user the bootstrap signs in as`);
+      expect(lines.join('\n')).not.toContain(a.password);
+    } finally {
+      await dropAll(names);
+    }
+  });
 });

@@ -357,8 +357,12 @@ describe('failures name their cause', () => {
     expect(() => validatePlan(plan(names))).toThrow(message);
   });
 
-  test('the grant record\'s schema as a database and a bad owner are refused before connecting', () => {
+  test('a managed user that is the admin user, the grant record\'s schema as a database, and a bad owner are refused before connecting', () => {
     const names = { monitor: 'mon_ok', app: 'app_ok', db: 'db_ok' };
+    expect(() => validatePlan(plan(names), 'app_ok')).toThrow(
+      /^users\[0\]: username must not be the admin user the bootstrap signs in as \(AdminSecretArn\): give this user its own secret with another user name, e\.g\. the backend's application user secret \(got "app_ok"\)$/);
+    expect(() => validatePlan(plan(names), 'mon_ok')).toThrow(/^monitor: username must not be the admin user .* \(got "mon_ok"\)$/);
+    expect(() => validatePlan(plan(names), 'someone_else')).not.toThrow();
     expect(() => validatePlan(plan({ ...names, db: 'CDK_proxysql' }))).toThrow(
       /^users\[0\] \(app_ok\): database must not be cdk_proxysql, which holds the bootstrap's grant record \(got "CDK_proxysql"\)$/);
     expect(() => validatePlan({ ...plan(names), owner: '' })).toThrow(/^owner must be 1 to 512 printable ASCII characters \(got ""\)$/);
