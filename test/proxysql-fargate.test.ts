@@ -3,6 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AuroraBackend, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
 
 interface Fixture {
@@ -306,6 +307,26 @@ describe('ProxySqlFargate validation', () => {
     [{ targetCpuUtilizationPercent: 95 }, /targetCpuUtilizationPercent must be from 10 to 90 \(got 95\)/],
   ])('rejects %j', (props, message) => {
     expect(() => proxyWith(props as Partial<ProxySqlFargateProps>)).toThrow(message);
+  });
+
+  test('the backend\'s admin secret is refused as an application or monitor user, with or without the bootstrap', () => {
+    const f = fixture();
+    const why = "must not be the backend's adminSecret \\(the database admin credentials never reach the ProxySQL container, and the bootstrap must not manage the password and privileges of the user it signs in as\\)";
+    expect(() => new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: f.db, users: [ProxySqlUser.fromSecret(f.db.appUserSecret), ProxySqlUser.fromSecret(f.db.masterSecret)] }))
+      .toThrow(new RegExp(`^ProxySqlFargate: users\\[1\\] ${why}; serve an application user with its own secret, e\\.g\\. ProxySqlUser\\.fromSecret\\(db\\.appUserSecret\\) \\(got the secret at Test/Db/Cluster/Secret/Attachment\\)$`));
+    expect(() => new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: f.db, bootstrap: false, users: [ProxySqlUser.fromSecret(f.db.masterSecret)] }))
+      .toThrow(/^ProxySqlFargate: users\[0\] must not be the backend's adminSecret/);
+    expect(() => new ProxySqlFargate(f.stack, 'P3', { vpc: f.vpc, backend: f.db, monitorSecret: f.db.masterSecret }))
+      .toThrow(new RegExp(`^ProxySqlFargate: monitorSecret ${why}; leave it unset to get a generated monitor user \\(got the secret at Test/Db/Cluster/Secret/Attachment\\)$`));
+    // The same secret reached through the backend's default application users, by ARN.
+    const masterArn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:orders/master-AbCdEf';
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 },
+      adminSecret: secretsmanager.Secret.fromSecretCompleteArn(f.stack, 'Master', masterArn),
+      appUserSecrets: [secretsmanager.Secret.fromSecretCompleteArn(f.stack, 'MasterAgain', masterArn)],
+    });
+    expect(() => new ProxySqlFargate(f.stack, 'P4', { vpc: f.vpc, backend }))
+      .toThrow(`ProxySqlFargate: the backend's appUserSecrets[0] must not be the backend's adminSecret (the database admin credentials never reach the ProxySQL container, and the bootstrap must not manage the password and privileges of the user it signs in as); serve an application user with its own secret, e.g. ProxySqlUser.fromSecret(db.appUserSecret) (got secret ${masterArn})`);
   });
 
   test('a backend without an admin secret is rejected while bootstrap is on, accepted with bootstrap off', () => {

@@ -325,6 +325,14 @@ export class ProxySqlConfiguration {
     return this.users.map(u => u.secret);
   }
 
+  /**
+   * The users ProxySQL is configured with and the prop that named each: `users[i]`, or
+   * `defaultUsers[i]` for a backend's application users.
+   */
+  public get userEntries(): ReadonlyArray<{ readonly secret: secretsmanager.ISecret; readonly path: string; readonly options: ProxySqlUserOptions }> {
+    return this.users;
+  }
+
   /** Render the libconfig template and the env vars the container needs. */
   public render(): RenderedConfig {
     const o = this.props.options;
