@@ -8,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
+import { normalizePrivilege } from './bootstrap/privileges';
 import { ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
@@ -287,6 +288,14 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
     });
     refuseDatabaseAdmin(backend, this.monitorSecret, config);
+    if (!bootstrapOn) {
+      for (const u of config.userEntries) {
+        if (u.options.privileges !== undefined) {
+          fail(`${u.path}.privileges`, 'is granted by the bootstrap, which is off (bootstrap: false): grant the privileges yourself and leave this unset',
+            u.options.privileges.map((p) => p.name).join(', '));
+        }
+      }
+    }
     const rendered: RenderedConfig = config.render();
     this.trafficPort = rendered.trafficPort;
     this.restApiPort = rendered.restApiPort;
@@ -331,7 +340,11 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         adminSecret: backend.adminSecret!,
         monitorSecret: this.monitorSecret,
         monitorPrivileges: monitorMode(backend.monitorPrivileges),
-        users: config.userSecrets.map((secret) => ({ secret })),
+        users: config.userEntries.map((u) => ({
+          secret: u.secret,
+          // Canonical names in the template: 'select' and 'SELECT' must not look like a change.
+          grants: u.options.privileges?.map((p) => normalizePrivilege(p.name)),
+        })),
         dropUsersOnDelete: props.dropUsersOnDelete ?? false,
         backendConnections: backend.connections,
         dependencies: backend.dependables,

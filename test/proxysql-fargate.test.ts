@@ -4,7 +4,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AuroraBackend, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
+import { AuroraBackend, DatabasePrivilege, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
+import { DATABASE_PRIVILEGES } from '../src/bootstrap/privileges';
 
 interface Fixture {
   readonly stack: Stack;
@@ -307,6 +308,43 @@ describe('ProxySqlFargate validation', () => {
     [{ targetCpuUtilizationPercent: 95 }, /targetCpuUtilizationPercent must be from 10 to 90 \(got 95\)/],
   ])('rejects %j', (props, message) => {
     expect(() => proxyWith(props as Partial<ProxySqlFargateProps>)).toThrow(message);
+  });
+
+  test('users[i].privileges reach the bootstrap as canonical names; without them the bootstrap grants ALL', () => {
+    const f = fixture();
+    const other = new AuroraBackend(f.stack, 'Other', { vpc: f.vpc, appUsername: 'reporting' });
+    new ProxySqlFargate(f.stack, 'Proxy', {
+      vpc: f.vpc,
+      backend: f.db,
+      users: [
+        ProxySqlUser.fromSecret(f.db.appUserSecret, { privileges: [DatabasePrivilege.SELECT, DatabasePrivilege.of('insert'), DatabasePrivilege.CREATE_TEMPORARY_TABLES] }),
+        ProxySqlUser.fromSecret(other.appUserSecret),
+      ],
+    });
+    const bootstrap = Object.values(Template.fromStack(f.stack).findResources('Custom::ProxySqlDatabaseBootstrap'))[0];
+    expect(bootstrap.Properties.Users).toEqual([
+      { SecretArn: { Ref: expect.stringMatching(/^DbAppUserSecret/) }, Grants: ['SELECT', 'INSERT', 'CREATE TEMPORARY TABLES'] },
+      { SecretArn: { Ref: expect.stringMatching(/^OtherAppUserSecret/) } },
+    ]);
+  });
+
+  test('users[i].privileges must be database-level privileges, at least one, and only with the bootstrap on', () => {
+    const withPrivileges = (privileges: DatabasePrivilege[], extra: Partial<ProxySqlFargateProps> = {}) => {
+      const f = fixture();
+      return () => new ProxySqlFargate(f.stack, 'Proxy', { vpc: f.vpc, backend: f.db, users: [ProxySqlUser.fromSecret(f.db.appUserSecret, { privileges })], ...extra });
+    };
+    expect(withPrivileges([DatabasePrivilege.SELECT, DatabasePrivilege.of('SUPER')])).toThrow(
+      `ProxySqlFargate: users[0].privileges[1] must be a database-level privilege: one of ${DATABASE_PRIVILEGES.join(', ')} (got "SUPER")`);
+    expect(withPrivileges([DatabasePrivilege.of('grant option')])).toThrow(/^ProxySqlFargate: users\[0\]\.privileges\[0\] must be a database-level privilege: .* \(got "grant option"\)$/);
+    expect(withPrivileges([])).toThrow('ProxySqlFargate: users[0].privileges must list at least one privilege (leave it unset for DatabasePrivilege.ALL) (got "[]")');
+    expect(withPrivileges([DatabasePrivilege.of('all'), DatabasePrivilege.of(' create   view ')])).not.toThrow();
+    expect(withPrivileges([DatabasePrivilege.SELECT, DatabasePrivilege.INSERT], { bootstrap: false })).toThrow(
+      'ProxySqlFargate: users[0].privileges is granted by the bootstrap, which is off (bootstrap: false): grant the privileges yourself and leave this unset (got SELECT, INSERT)');
+  });
+
+  test('DatabasePrivilege offers exactly the privileges the bootstrap accepts', () => {
+    const offered = Object.values(DatabasePrivilege).filter((v): v is DatabasePrivilege => v instanceof DatabasePrivilege).map((p) => p.name);
+    expect(offered.sort()).toEqual([...DATABASE_PRIVILEGES].sort());
   });
 
   test('the backend\'s admin secret is refused as an application or monitor user, with or without the bootstrap', () => {
