@@ -8,13 +8,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
+import { normalizePrivilege } from './bootstrap/privileges';
 import { DEFAULTS as CONFIG_DEFAULTS, ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ConnectionBudget, connectionBudget } from './config/connection-budget';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider, ProxySqlEndpoint } from './lambda-demo-api/lambda-demo-api';
 import { suppressNag } from './private/nag';
-import { generatedUserSecret } from './private/secrets';
+import { describeSecret, generatedUserSecret, sameSecret } from './private/secrets';
 
 /**
  * The official ProxySQL image we pin. 2.7.3 is the newest release of the 2.7 line, the line whose
@@ -192,6 +193,26 @@ function fail(prop: string, rule: string, value: unknown): never {
   throw new Error(`ProxySqlFargate: ${prop} ${rule} (got ${typeof value === 'string' ? value : JSON.stringify(value)})`);
 }
 
+/**
+ * The backend's admin (master) secret may not serve as an application or monitor user, bootstrap
+ * or not: the container would hold the master credentials (which it never sees otherwise), and the
+ * bootstrap would manage the password and privileges of the user it signs in as.
+ */
+function refuseDatabaseAdmin(backend: ProxySqlBackendConfig, monitorSecret: secretsmanager.ISecret, config: ProxySqlConfiguration): void {
+  const admin = backend.adminSecret;
+  if (!admin) return;
+  const why = 'the database admin credentials never reach the ProxySQL container, and the bootstrap must not manage the password and privileges of the user it signs in as';
+  if (sameSecret(monitorSecret, admin)) {
+    fail('monitorSecret', `must not be the backend's adminSecret (${why}); leave it unset to get a generated monitor user`, describeSecret(monitorSecret));
+  }
+  config.userEntries.forEach((u) => {
+    if (!sameSecret(u.secret, admin)) return;
+    const prop = u.path.startsWith('defaultUsers') ? `the backend's appUserSecrets${u.path.slice('defaultUsers'.length)}` : u.path;
+    fail(prop, `must not be the backend's adminSecret (${why}); serve an application user with its own secret, e.g. ProxySqlUser.fromSecret(db.appUserSecret)`,
+      describeSecret(u.secret));
+  });
+}
+
 function known(value: number | undefined): value is number {
   return value !== undefined && !Token.isUnresolved(value);
 }
@@ -286,6 +307,15 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
       serverMaxConnections: budget.perRow,
     });
+    refuseDatabaseAdmin(backend, this.monitorSecret, config);
+    if (!bootstrapOn) {
+      for (const u of config.userEntries) {
+        if (u.options.privileges !== undefined) {
+          fail(`${u.path}.privileges`, 'is granted by the bootstrap, which is off (bootstrap: false): grant the privileges yourself and leave this unset',
+            u.options.privileges.map((p) => p.name).join(', '));
+        }
+      }
+    }
     const rendered: RenderedConfig = config.render();
     this.trafficPort = rendered.trafficPort;
     this.restApiPort = rendered.restApiPort;
@@ -330,7 +360,11 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         adminSecret: backend.adminSecret!,
         monitorSecret: this.monitorSecret,
         monitorPrivileges: monitorMode(backend.monitorPrivileges),
-        users: config.userSecrets.map((secret) => ({ secret })),
+        users: config.userEntries.map((u) => ({
+          secret: u.secret,
+          // Canonical names in the template: 'select' and 'SELECT' must not look like a change.
+          grants: u.options.privileges?.map((p) => normalizePrivilege(p.name)),
+        })),
         dropUsersOnDelete: props.dropUsersOnDelete ?? false,
         backendConnections: backend.connections,
         dependencies: backend.dependables,

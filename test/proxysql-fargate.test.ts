@@ -3,7 +3,9 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { AuroraBackend, AuroraTopologyMode, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AuroraBackend, AuroraTopologyMode, DatabasePrivilege, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
+import { DATABASE_PRIVILEGES } from '../src/bootstrap/privileges';
 
 interface Fixture {
   readonly stack: Stack;
@@ -306,6 +308,63 @@ describe('ProxySqlFargate validation', () => {
     [{ targetCpuUtilizationPercent: 95 }, /targetCpuUtilizationPercent must be from 10 to 90 \(got 95\)/],
   ])('rejects %j', (props, message) => {
     expect(() => proxyWith(props as Partial<ProxySqlFargateProps>)).toThrow(message);
+  });
+
+  test('users[i].privileges reach the bootstrap as canonical names; without them the bootstrap grants ALL', () => {
+    const f = fixture();
+    const other = new AuroraBackend(f.stack, 'Other', { vpc: f.vpc, appUsername: 'reporting' });
+    new ProxySqlFargate(f.stack, 'Proxy', {
+      vpc: f.vpc,
+      backend: f.db,
+      users: [
+        ProxySqlUser.fromSecret(f.db.appUserSecret, { privileges: [DatabasePrivilege.SELECT, DatabasePrivilege.of('insert'), DatabasePrivilege.CREATE_TEMPORARY_TABLES] }),
+        ProxySqlUser.fromSecret(other.appUserSecret),
+      ],
+    });
+    const bootstrap = Object.values(Template.fromStack(f.stack).findResources('Custom::ProxySqlDatabaseBootstrap'))[0];
+    expect(bootstrap.Properties.Users).toEqual([
+      { SecretArn: { Ref: expect.stringMatching(/^DbAppUserSecret/) }, Grants: ['SELECT', 'INSERT', 'CREATE TEMPORARY TABLES'] },
+      { SecretArn: { Ref: expect.stringMatching(/^OtherAppUserSecret/) } },
+    ]);
+  });
+
+  test('users[i].privileges must be database-level privileges, at least one, and only with the bootstrap on', () => {
+    const withPrivileges = (privileges: DatabasePrivilege[], extra: Partial<ProxySqlFargateProps> = {}) => {
+      const f = fixture();
+      return () => new ProxySqlFargate(f.stack, 'Proxy', { vpc: f.vpc, backend: f.db, users: [ProxySqlUser.fromSecret(f.db.appUserSecret, { privileges })], ...extra });
+    };
+    expect(withPrivileges([DatabasePrivilege.SELECT, DatabasePrivilege.of('SUPER')])).toThrow(
+      `ProxySqlFargate: users[0].privileges[1] must be a database-level privilege: one of ${DATABASE_PRIVILEGES.join(', ')} (got "SUPER")`);
+    expect(withPrivileges([DatabasePrivilege.of('grant option')])).toThrow(/^ProxySqlFargate: users\[0\]\.privileges\[0\] must be a database-level privilege: .* \(got "grant option"\)$/);
+    expect(withPrivileges([])).toThrow('ProxySqlFargate: users[0].privileges must list at least one privilege (leave it unset for DatabasePrivilege.ALL) (got "[]")');
+    expect(withPrivileges([DatabasePrivilege.of('all'), DatabasePrivilege.of(' create   view ')])).not.toThrow();
+    expect(withPrivileges([DatabasePrivilege.SELECT, DatabasePrivilege.INSERT], { bootstrap: false })).toThrow(
+      'ProxySqlFargate: users[0].privileges is granted by the bootstrap, which is off (bootstrap: false): grant the privileges yourself and leave this unset (got SELECT, INSERT)');
+  });
+
+  test('DatabasePrivilege offers exactly the privileges the bootstrap accepts', () => {
+    const offered = Object.values(DatabasePrivilege).filter((v): v is DatabasePrivilege => v instanceof DatabasePrivilege).map((p) => p.name);
+    expect(offered.sort()).toEqual([...DATABASE_PRIVILEGES].sort());
+  });
+
+  test('the backend\'s admin secret is refused as an application or monitor user, with or without the bootstrap', () => {
+    const f = fixture();
+    const why = "must not be the backend's adminSecret \\(the database admin credentials never reach the ProxySQL container, and the bootstrap must not manage the password and privileges of the user it signs in as\\)";
+    expect(() => new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: f.db, users: [ProxySqlUser.fromSecret(f.db.appUserSecret), ProxySqlUser.fromSecret(f.db.masterSecret)] }))
+      .toThrow(new RegExp(`^ProxySqlFargate: users\\[1\\] ${why}; serve an application user with its own secret, e\\.g\\. ProxySqlUser\\.fromSecret\\(db\\.appUserSecret\\) \\(got the secret at Test/Db/Cluster/Secret/Attachment\\)$`));
+    expect(() => new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: f.db, bootstrap: false, users: [ProxySqlUser.fromSecret(f.db.masterSecret)] }))
+      .toThrow(/^ProxySqlFargate: users\[0\] must not be the backend's adminSecret/);
+    expect(() => new ProxySqlFargate(f.stack, 'P3', { vpc: f.vpc, backend: f.db, monitorSecret: f.db.masterSecret }))
+      .toThrow(new RegExp(`^ProxySqlFargate: monitorSecret ${why}; leave it unset to get a generated monitor user \\(got the secret at Test/Db/Cluster/Secret/Attachment\\)$`));
+    // The same secret reached through the backend's default application users, by ARN.
+    const masterArn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:orders/master-AbCdEf';
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 },
+      adminSecret: secretsmanager.Secret.fromSecretCompleteArn(f.stack, 'Master', masterArn),
+      appUserSecrets: [secretsmanager.Secret.fromSecretCompleteArn(f.stack, 'MasterAgain', masterArn)],
+    });
+    expect(() => new ProxySqlFargate(f.stack, 'P4', { vpc: f.vpc, backend }))
+      .toThrow(`ProxySqlFargate: the backend's appUserSecrets[0] must not be the backend's adminSecret (the database admin credentials never reach the ProxySQL container, and the bootstrap must not manage the password and privileges of the user it signs in as); serve an application user with its own secret, e.g. ProxySqlUser.fromSecret(db.appUserSecret) (got secret ${masterArn})`);
   });
 
   test('a backend without an admin secret is rejected while bootstrap is on, accepted with bootstrap off', () => {

@@ -10,6 +10,10 @@
  *   DropUsersOnDelete ('true' | 'false'), Tls ('true' | 'false')
  *   ConfigHash                  ignored here; its change is what makes CloudFormation re-run us
  *
+ * What a run grants is recorded in the database under `<StackId>/<LogicalResourceId>`, and only
+ * that is ever revoked (grant-record.ts says why the record is not kept in CloudFormation). An
+ * application user that is the admin user itself is refused before anything is changed.
+ *
  * Logs name users and steps only. A thrown Error's message becomes the CloudFormation event reason.
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
@@ -74,6 +78,8 @@ export function makeHandler(deps: HandlerDeps): (event: CloudFormationCustomReso
   return async (event): Promise<BootstrapResponse> => {
     const props = event.ResourceProperties as unknown as BootstrapProperties;
     log(`${event.RequestType} ${event.LogicalResourceId}`);
+    // The same on every event of this resource, retries included; a new stack gets a new StackId.
+    const owner = `${event.StackId}/${event.LogicalResourceId}`;
 
     if (event.RequestType === 'Delete') {
       const id = event.PhysicalResourceId;
@@ -92,7 +98,7 @@ export function makeHandler(deps: HandlerDeps): (event: CloudFormationCustomReso
           log(`skipping the user of ${secretName(arn)}: ${(e as Error).message}`);
         }
       }
-      const dropped = await deleteUsers(connection(props, admin), usernames, { deadline, log });
+      const dropped = await deleteUsers(connection(props, admin), usernames, { deadline, log, owner });
       return { PhysicalResourceId: id, Data: { DroppedUsers: dropped.join(',') } };
     }
 
@@ -111,6 +117,7 @@ export function makeHandler(deps: HandlerDeps): (event: CloudFormationCustomReso
     log(`bootstrapping ${conn.host}:${conn.port} as ${admin.username}: monitor ${monitor.username} (${privileges}), users ${users.map((u) => `${u.username}→${u.database}`).join(', ') || '(none)'}`);
 
     const result = await bootstrapDatabase(conn, {
+      owner,
       monitor: { username: monitor.username, password: monitor.password, privileges },
       users,
     }, { deadline, log });

@@ -6,8 +6,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IDependable } from 'constructs';
 import { BootstrapFunction } from './bootstrap-function';
-import { checkGrants, DATABASE_NAME_PATTERN, MonitorPrivileges, MONITOR_PRIVILEGE_MODES } from './privileges';
+import { checkGrants, DATABASE_NAME_PATTERN, GRANT_RECORD_SCHEMA, MonitorPrivileges, MONITOR_PRIVILEGE_MODES } from './privileges';
 import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
+import { describeSecret, sameSecret } from '../private/secrets';
 
 /** What the monitor user is granted; see `MonitorPrivileges` in privileges.ts for the evidence. */
 export type MonitorPrivilegeMode = MonitorPrivileges;
@@ -44,13 +45,16 @@ export interface DatabaseBootstrapProps {
   readonly writerHost: string;
   /** The database port. */
   readonly port: number;
-  /** Credentials allowed to create users and grant privileges (the master user). */
+  /**
+   * Credentials allowed to create users and grant privileges (the master user). Never one of the
+   * managed users: the bootstrap must not manage the password or privileges it signs in with.
+   */
   readonly adminSecret: secretsmanager.ISecret;
-  /** Credentials of the ProxySQL monitor user. */
+  /** Credentials of the ProxySQL monitor user (not the admin secret). */
   readonly monitorSecret: secretsmanager.ISecret;
   /** Which topology checks the monitor user must be able to run. */
   readonly monitorPrivileges: MonitorPrivilegeMode;
-  /** Application users. */
+  /** Application users (none of them the admin secret). */
   readonly users: DatabaseBootstrapUser[];
   /**
    * Drop the monitor and application users when this resource is deleted. Databases are never
@@ -206,9 +210,21 @@ function validate(props: DatabaseBootstrapProps): void {
   if (!MONITOR_PRIVILEGE_MODES.includes(props.monitorPrivileges)) {
     fail('monitorPrivileges', `must be one of ${MONITOR_PRIVILEGE_MODES.join(', ')}`, props.monitorPrivileges);
   }
+  // The handler refuses the same thing by user name at run time; here it is caught before deploy.
+  const notAdmin = (prop: string, secret: secretsmanager.ISecret, what: string) => {
+    if (sameSecret(secret, props.adminSecret)) {
+      throw new Error(`DatabaseBootstrap: ${prop} must not be the adminSecret: the bootstrap signs in with it and must not `
+        + `manage that user's own password and privileges; give the ${what} a secret of its own (got ${describeSecret(secret)})`);
+    }
+  };
+  notAdmin('monitorSecret', props.monitorSecret, 'monitor user');
   props.users.forEach((u, i) => {
+    notAdmin(`users[${i}].secret`, u.secret, 'application user');
     if (u.database !== undefined && !Token.isUnresolved(u.database) && !DATABASE_NAME_PATTERN.test(u.database)) {
       fail(`users[${i}].database`, `must match ${DATABASE_NAME_PATTERN}`, u.database);
+    }
+    if (u.database !== undefined && !Token.isUnresolved(u.database) && u.database.toLowerCase() === GRANT_RECORD_SCHEMA) {
+      fail(`users[${i}].database`, `must not be ${GRANT_RECORD_SCHEMA}, which holds the bootstrap's grant record`, u.database);
     }
     if (u.grants !== undefined && !u.grants.some((g) => Token.isUnresolved(g))) {
       const problem = checkGrants(u.grants);

@@ -34,6 +34,12 @@ export const DATABASE_PRIVILEGES: readonly string[] = [
   'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER', 'DELETE HISTORY',
 ];
 
+/**
+ * The schema holding the bootstrap's grant record (see grant-record.ts). No application user may be
+ * given it as its database: a user who can write the record could steer what the admin revokes.
+ */
+export const GRANT_RECORD_SCHEMA = 'cdk_proxysql';
+
 /** The default grant: everything on the user's own database, nothing elsewhere. */
 export const DEFAULT_GRANTS: readonly string[] = ['ALL PRIVILEGES'];
 

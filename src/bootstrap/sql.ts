@@ -1,7 +1,8 @@
 /**
- * The SQL half of the database bootstrap: plain values in, no AWS. It makes the database's users
- * match what the secrets say — the ProxySQL monitor user and the application users — and is safe to
- * run any number of times: a run against a database that already matches changes nothing.
+ * The SQL half of the database bootstrap: plain values in, no AWS. It creates the ProxySQL monitor
+ * user and the application users, sets their passwords from the secrets, grants what they are
+ * missing and revokes only what an earlier run of the same bootstrap added (grant-record.ts). It is
+ * safe to run any number of times: a run against a database that already matches changes nothing.
  *
  * Works on MySQL 8 / Aurora MySQL 3 / RDS for MySQL and on MariaDB (the test server); the few
  * differences are picked from `SELECT VERSION()`.
@@ -9,8 +10,9 @@
 // mysql2 is bundled into the function's asset by esbuild; the library itself never loads this file.
 // eslint-disable-next-line import/no-extraneous-dependencies
 import * as mysql from 'mysql2/promise';
+import { GLOBAL_SCOPE, GrantRecord, OWNER_PATTERN } from './grant-record';
 import {
-  checkGrants, DATABASE_NAME_PATTERN, DEFAULT_GRANTS, MonitorPrivileges, MONITOR_PRIVILEGE_MODES,
+  checkGrants, DATABASE_NAME_PATTERN, DEFAULT_GRANTS, GRANT_RECORD_SCHEMA, MonitorPrivileges, MONITOR_PRIVILEGE_MODES,
   normalizePrivilege, USERNAME_PATTERN,
 } from './privileges';
 
@@ -36,6 +38,11 @@ export interface UserPlan {
 }
 
 export interface BootstrapPlan {
+  /**
+   * Whose grant record this run reads and writes: the custom resource, as `<stack id>/<logical id>`.
+   * Only privileges recorded under this owner are ever revoked.
+   */
+  readonly owner: string;
   readonly monitor: {
     readonly username: string;
     readonly password: string;
@@ -74,12 +81,25 @@ export class BootstrapError extends Error {
   }
 }
 
-/** Checks names and grants before anything touches the database. */
-export function validatePlan(plan: BootstrapPlan): void {
+/**
+ * Checks names and grants before anything touches the database. `adminUsername` is the user the run
+ * signs in as: no managed user may be that one.
+ */
+export function validatePlan(plan: BootstrapPlan, adminUsername?: string): void {
+  if (!OWNER_PATTERN.test(plan.owner ?? '')) {
+    throw new BootstrapError(`owner must be 1 to 512 printable ASCII characters (got ${JSON.stringify(plan.owner)})`);
+  }
   const seen = new Set<string>();
   const check = (where: string, username: string) => {
     if (!USERNAME_PATTERN.test(username)) {
       throw new BootstrapError(`${where}: username must match ${USERNAME_PATTERN} (got ${JSON.stringify(username)})`);
+    }
+    if (adminUsername !== undefined && username === adminUsername) {
+      // The run would manage the account it signs in with: set its password from another secret and
+      // treat its privileges as an application user's. Refused before anything is changed.
+      throw new BootstrapError(`${where}: username must not be the admin user the bootstrap signs in as (AdminSecretArn): `
+        + 'give this user its own secret with another user name, e.g. the backend\'s application user secret '
+        + `(got ${JSON.stringify(username)})`);
     }
     if (seen.has(username)) {
       throw new BootstrapError(`${where}: username ${JSON.stringify(username)} is used twice; each secret needs its own user`);
@@ -95,6 +115,9 @@ export function validatePlan(plan: BootstrapPlan): void {
     if (!DATABASE_NAME_PATTERN.test(u.database)) {
       throw new BootstrapError(`users[${i}] (${u.username}): database must match ${DATABASE_NAME_PATTERN} (got ${JSON.stringify(u.database)})`);
     }
+    if (u.database.toLowerCase() === GRANT_RECORD_SCHEMA) {
+      throw new BootstrapError(`users[${i}] (${u.username}): database must not be ${GRANT_RECORD_SCHEMA}, which holds the bootstrap's grant record (got ${JSON.stringify(u.database)})`);
+    }
     const problem = checkGrants(u.grants ?? DEFAULT_GRANTS);
     if (problem) throw new BootstrapError(`users[${i}] (${u.username}): grants ${problem}`);
   });
@@ -105,38 +128,67 @@ export function validatePlan(plan: BootstrapPlan): void {
  * idempotent) while the database is starting or briefly unavailable, until `options.deadline`.
  */
 export async function bootstrapDatabase(conn: ConnectionValues, plan: BootstrapPlan, options: RunOptions): Promise<BootstrapResult> {
-  validatePlan(plan);
+  validatePlan(plan, conn.user);
   const log = options.log ?? (() => undefined);
   const secrets = [conn.password, plan.monitor.password, ...plan.users.map((u) => u.password)];
   return withRetries(conn, { ...options, secrets }, async (db, attempts) => {
     const { flavour, version } = await serverFlavour(db);
     log(`connected to ${conn.host}:${conn.port} (${flavour} ${version})`);
+    const record = new GrantRecord(db, plan.owner);
     const changes: string[] = [];
 
+    // The monitor's privileges are global; it gets nothing on any schema.
     const monitorGlobal = monitorGlobalPrivileges(plan.monitor.privileges, flavour, version);
-    changes.push(await ensureUser(db, conn, plan.monitor.username, plan.monitor.password, {
-      global: monitorGlobal, database: undefined, grants: [],
-    }, log));
+    changes.push(await ensureUser(db, conn, record, plan.monitor.username, plan.monitor.password,
+      new Map([[GLOBAL_SCOPE, monitorGlobal]]), log));
 
+    // An application user's privileges are on its own database; its global privileges and those on
+    // other schemas are never ours to change (unless the record says we added them).
+    let allOnDatabase: string[] | undefined;
     for (const user of plan.users) {
       await db.query(`CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(user.database)} CHARACTER SET utf8mb4`);
-      changes.push(await ensureUser(db, conn, user.username, user.password, {
-        global: [], database: user.database, grants: (user.grants ?? DEFAULT_GRANTS).map(normalizePrivilege),
-      }, log));
+      const wanted = new Set<string>();
+      for (const p of (user.grants ?? DEFAULT_GRANTS).map(normalizePrivilege)) {
+        if (p === 'ALL PRIVILEGES') {
+          allOnDatabase ??= await databaseLevelPrivileges(db);
+          allOnDatabase.forEach((q) => wanted.add(q));
+        } else {
+          wanted.add(p);
+        }
+      }
+      changes.push(await ensureUser(db, conn, record, user.username, user.password,
+        new Map([[user.database, [...wanted]]]), log));
     }
     return { flavour, serverVersion: version, changes, attempts };
   });
 }
 
-/** Drops the given users if they exist (used on Delete only when asked). Databases are kept. */
-export async function deleteUsers(conn: ConnectionValues, usernames: readonly string[], options: RunOptions): Promise<string[]> {
+export interface DeleteOptions extends RunOptions {
+  /** The bootstrap resource whose grant record rows of the dropped users are removed. */
+  readonly owner: string;
+}
+
+/**
+ * Drops the given users if they exist (used on Delete only when asked), and forgets what the grant
+ * record holds about them. Databases are kept. The admin user is never dropped.
+ */
+export async function deleteUsers(conn: ConnectionValues, usernames: readonly string[], options: DeleteOptions): Promise<string[]> {
   const log = options.log ?? (() => undefined);
   usernames.forEach((u, i) => {
     if (!USERNAME_PATTERN.test(u)) throw new BootstrapError(`users[${i}]: username must match ${USERNAME_PATTERN} (got ${JSON.stringify(u)})`);
   });
+  if (!OWNER_PATTERN.test(options.owner ?? '')) {
+    throw new BootstrapError(`owner must be 1 to 512 printable ASCII characters (got ${JSON.stringify(options.owner)})`);
+  }
   return withRetries(conn, { ...options, secrets: [conn.password] }, async (db) => {
+    const record = new GrantRecord(db, options.owner);
     const dropped: string[] = [];
     for (const u of usernames) {
+      if (u === conn.user) {
+        // Create refuses such a plan; a resource made before that check must still not drop the admin.
+        log(`not dropping ${u}: it is the admin user the bootstrap signs in as`);
+        continue;
+      }
       if (await userExists(db, u)) {
         await db.query(`DROP USER ${account(u)}`);
         log(`dropped user ${u}`);
@@ -144,6 +196,7 @@ export async function deleteUsers(conn: ConnectionValues, usernames: readonly st
       } else {
         log(`user ${u} does not exist; nothing to drop`);
       }
+      await record.forget(u);
     }
     return dropped;
   });
@@ -165,13 +218,8 @@ export function monitorGlobalPrivileges(mode: MonitorPrivileges, flavour: Flavou
 // Users and privileges
 // ---------------------------------------------------------------------------------------------
 
-interface DesiredPrivileges {
-  /** Global privileges (on *.*); empty means USAGE only. */
-  readonly global: readonly string[];
-  /** The one database the user has privileges on, if any. */
-  readonly database: string | undefined;
-  readonly grants: readonly string[];
-}
+/** scope (a schema name, or GLOBAL_SCOPE for `*.*`) → the privileges wanted there */
+type WantedPrivileges = ReadonlyMap<string, readonly string[]>;
 
 interface PrivilegeSnapshot {
   readonly global: Set<string>;
@@ -190,8 +238,8 @@ function grantee(username: string): string {
 }
 
 async function ensureUser(
-  db: mysql.Connection, conn: ConnectionValues, username: string, password: string,
-  desired: DesiredPrivileges, log: (line: string) => void,
+  db: mysql.Connection, conn: ConnectionValues, record: GrantRecord, username: string, password: string,
+  wanted: WantedPrivileges, log: (line: string) => void,
 ): Promise<string> {
   const steps: string[] = [];
   if (!(await userExists(db, username))) {
@@ -205,7 +253,7 @@ async function ensureUser(
   }
 
   const before = await privileges(db, username);
-  await reconcilePrivileges(db, username, desired, before);
+  await reconcilePrivileges(db, record, username, wanted, before);
   const after = await privileges(db, username);
   if (!samePrivileges(before, after)) steps.push('privileges changed');
 
@@ -256,38 +304,57 @@ function samePrivileges(a: PrivilegeSnapshot, b: PrivilegeSnapshot): boolean {
 }
 
 /**
- * Grants what is missing and revokes what is not wanted, one privilege at a time, so that a user in
- * use never goes through a moment without its privileges. Table- and column-level grants made by
- * hand are left alone.
+ * Grants what is missing, then revokes what this bootstrap added on an earlier run and no longer
+ * wants (the grant record's protocol is in grant-record.ts). Grants come first so that a user in use
+ * never goes through a moment without its privileges, e.g. while it moves to another database.
+ *
+ * Never revoked: privileges the user held before we first granted them (they are not in the record),
+ * and table- or column-level grants (we make none).
  */
-async function reconcilePrivileges(db: mysql.Connection, username: string, desired: DesiredPrivileges, current: PrivilegeSnapshot): Promise<void> {
+async function reconcilePrivileges(
+  db: mysql.Connection, record: GrantRecord, username: string, wanted: WantedPrivileges, held: PrivilegeSnapshot,
+): Promise<void> {
   const who = account(username);
+  for (const [scope, inScope] of wanted) {
+    const missing = inScope.filter((p) => !isHeld(held, scope, p));
+    if (missing.length === 0) continue;
+    await record.add(username, scope, missing);
+    await db.query(`GRANT ${missing.join(', ')} ON ${onScope(scope)} TO ${who}`);
+  }
+  for (const { scope, privilege } of await record.load(username)) {
+    if (wanted.get(scope)?.includes(privilege)) continue;
+    if (isHeld(held, scope, privilege)) await db.query(`REVOKE ${privilege} ON ${onScope(scope)} FROM ${who}`);
+    await record.remove(username, scope, privilege);
+  }
+}
 
-  // Global: the monitor's check privileges; nothing for application users.
-  for (const p of current.global) {
-    if (!desired.global.includes(p)) await db.query(`REVOKE ${p} ON *.* FROM ${who}`);
-  }
-  const missingGlobal = desired.global.filter((p) => !current.global.has(p) && !aliasHeld(p, current.global));
-  if (missingGlobal.length) await db.query(`GRANT ${missingGlobal.join(', ')} ON *.* TO ${who}`);
+function onScope(scope: string): string {
+  return scope === GLOBAL_SCOPE ? '*.*' : `${mysql.escapeId(scope)}.*`;
+}
 
-  // Databases other than the user's own (e.g. after the database was renamed in the props).
-  for (const schema of current.schemas.keys()) {
-    if (schema !== desired.database) await db.query(`REVOKE ALL PRIVILEGES ON ${mysql.escapeId(schema)}.* FROM ${who}`);
-  }
-  if (desired.database === undefined) return;
+function isHeld(held: PrivilegeSnapshot, scope: string, privilege: string): boolean {
+  if (scope !== GLOBAL_SCOPE) return held.schemas.get(scope)?.has(privilege) ?? false;
+  return held.global.has(privilege) || aliasHeld(privilege, held.global);
+}
 
-  const on = `${mysql.escapeId(desired.database)}.*`;
-  const held = current.schemas.get(desired.database) ?? new Set<string>();
-  if (desired.grants.includes('ALL PRIVILEGES')) {
-    // What ALL expands to differs by flavour and version; granting it again is a no-op.
-    await db.query(`GRANT ALL PRIVILEGES ON ${on} TO ${who}`);
-    return;
+/**
+ * What `ALL PRIVILEGES ON db.*` stands for on this server, one privilege per `*_priv` column of
+ * `mysql.db` (GRANT OPTION aside, which ALL does not include). It differs by flavour and version
+ * (MariaDB adds DELETE HISTORY, later SHOW CREATE ROUTINE), and asking the server keeps the list
+ * right without a version table. Spelled as INFORMATION_SCHEMA.SCHEMA_PRIVILEGES spells them, so
+ * "held" and "wanted" compare directly and only the missing ones are granted.
+ */
+async function databaseLevelPrivileges(db: mysql.Connection): Promise<string[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'db' "
+    + "AND COLUMN_NAME LIKE '%\\_priv' ORDER BY ORDINAL_POSITION");
+  const all = rows.map((r) => String(r.c).replace(/_priv$/i, ''))
+    .filter((c) => c.toLowerCase() !== 'grant')
+    .map((c) => (c.toLowerCase() === 'create_tmp_table' ? 'CREATE TEMPORARY TABLES' : c.replace(/_/g, ' ').toUpperCase()));
+  if (!all.includes('SELECT')) {
+    throw new BootstrapError('could not read the database-level privileges from mysql.db: the admin user needs SELECT on the mysql schema');
   }
-  for (const p of held) {
-    if (!desired.grants.includes(p)) await db.query(`REVOKE ${p} ON ${on} FROM ${who}`);
-  }
-  const missing = desired.grants.filter((p) => !held.has(p));
-  if (missing.length) await db.query(`GRANT ${missing.join(', ')} ON ${on} TO ${who}`);
+  return all;
 }
 
 /** MariaDB reports SLAVE MONITOR as REPLICA MONITOR in some versions; treat them as one. */

@@ -4,7 +4,8 @@ import { ProxySqlConfigOptions } from './options';
 import { QueryRuleOptions, QueryRules, RuleDestination } from './query-rules';
 import { findUnsupportedRe2Construct } from './re2-check';
 import { BackendTopology, ProxySqlServer } from './topology';
-import { ProxySqlUserOptions } from './users';
+import { DatabasePrivilege, ProxySqlUserOptions } from './users';
+import { DATABASE_PRIVILEGES, normalizePrivilege } from '../bootstrap/privileges';
 
 /** Env var (not secret) that carries the rendered template to the start script. */
 export const TEMPLATE_ENV = 'PROXYSQL_CONFIG_TEMPLATE';
@@ -291,6 +292,7 @@ export class ProxySqlConfiguration {
         this.fail(`${u.path}.defaultHostgroup`, `must be the writer (${this.writerHg}) or reader (${this.readerHg}) hostgroup`, hg);
       }
       this.sqlSafe(`${u.path}.defaultSchema`, u.options.defaultSchema, '\'');
+      this.privileges(`${u.path}.privileges`, u.options.privileges);
     }
     if (seen.has(this.props.adminSecret.secretArn) || seen.has(this.props.monitorSecret.secretArn)) {
       this.fail('users', 'must not include the admin or monitor secret', 'a shared secret');
@@ -320,6 +322,18 @@ export class ProxySqlConfiguration {
     this.raw('rawMysqlVariables', o.rawMysqlVariables, TYPED_MYSQL_VARIABLES);
     this.raw('rawAdminVariables', o.rawAdminVariables, TYPED_ADMIN_VARIABLES);
     if (this.props.adminListenAddress !== undefined) this.sqlSafe('adminListenAddress', this.props.adminListenAddress, '"');
+  }
+
+  /** The bootstrap's grant list: database-level privileges only, so nothing global is ever granted. */
+  private privileges(path: string, privileges: DatabasePrivilege[] | undefined): void {
+    if (privileges === undefined) return;
+    if (privileges.length === 0) this.fail(path, 'must list at least one privilege (leave it unset for DatabasePrivilege.ALL)', '[]');
+    privileges.forEach((p, j) => {
+      if (Token.isUnresolved(p.name)) return;
+      if (!DATABASE_PRIVILEGES.includes(normalizePrivilege(p.name))) {
+        this.fail(`${path}[${j}]`, `must be a database-level privilege: one of ${DATABASE_PRIVILEGES.join(', ')}`, p.name);
+      }
+    });
   }
 
   private server(path: string, s: ProxySqlServer): void {
@@ -364,6 +378,14 @@ export class ProxySqlConfiguration {
   /** The secrets of the users ProxySQL is configured with (for the database bootstrap). */
   public get userSecrets(): secretsmanager.ISecret[] {
     return this.users.map(u => u.secret);
+  }
+
+  /**
+   * The users ProxySQL is configured with and the prop that named each: `users[i]`, or
+   * `defaultUsers[i]` for a backend's application users.
+   */
+  public get userEntries(): ReadonlyArray<{ readonly secret: secretsmanager.ISecret; readonly path: string; readonly options: ProxySqlUserOptions }> {
+    return this.users;
   }
 
   /** Render the libconfig template and the env vars the container needs. */

@@ -1,3 +1,4 @@
+import { Token } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -20,4 +21,17 @@ export function generatedUserSecret(scope: Construct, id: string, username: stri
       excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
     },
   });
+}
+
+/**
+ * Whether two secrets are the same one as far as synth can tell: the same object, or the same
+ * `secretArn` (a concrete ARN, or the same token, e.g. two imports of one name in one stack).
+ */
+export function sameSecret(a: secretsmanager.ISecret, b: secretsmanager.ISecret): boolean {
+  return a === b || a.secretArn === b.secretArn;
+}
+
+/** How an error names a secret without resolving anything: its ARN when known, else its path. */
+export function describeSecret(secret: secretsmanager.ISecret): string {
+  return Token.isUnresolved(secret.secretArn) ? `the secret at ${secret.node.path}` : `secret ${secret.secretArn}`;
 }

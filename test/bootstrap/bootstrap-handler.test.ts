@@ -16,7 +16,7 @@ function fetcher(secrets: Record<string, DatabaseCredentials>) {
   };
 }
 
-function event(type: 'Create' | 'Update' | 'Delete', props: BootstrapProperties, physicalId?: string): CloudFormationCustomResourceEvent {
+function event(type: 'Create' | 'Update' | 'Delete', props: BootstrapProperties, physicalId?: string, oldProps?: BootstrapProperties): CloudFormationCustomResourceEvent {
   const base = {
     ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:provider',
     ResponseURL: 'https://example.invalid/response',
@@ -27,7 +27,9 @@ function event(type: 'Create' | 'Update' | 'Delete', props: BootstrapProperties,
     ResourceProperties: { ServiceToken: 'x', ...props } as never,
   };
   if (type === 'Create') return { ...base, RequestType: 'Create' };
-  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: physicalId!, OldResourceProperties: { ServiceToken: 'x' } };
+  if (type === 'Update') {
+    return { ...base, RequestType: 'Update', PhysicalResourceId: physicalId!, OldResourceProperties: { ServiceToken: 'x', ...oldProps } as never };
+  }
   return { ...base, RequestType: 'Delete', PhysicalResourceId: physicalId! };
 }
 
@@ -59,6 +61,26 @@ async function accounts(names: string[]): Promise<string[]> {
   try {
     const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT User FROM mysql.user WHERE User IN (?) ORDER BY User', [names]);
     return rows.map((r) => String(r.User));
+  } finally {
+    await c.end();
+  }
+}
+
+/** SHOW GRANTS without the password hash, sorted: every privilege the account holds, at every level. */
+async function grantsOf(user: string): Promise<string[]> {
+  const c = await mysql.createConnection(mariadbAdmin());
+  try {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(`SHOW GRANTS FOR ${mysql.escape(user)}@'%'`);
+    return rows.map((r) => String(Object.values(r)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')).sort();
+  } finally {
+    await c.end();
+  }
+}
+
+async function asAdmin(...statements: string[]): Promise<void> {
+  const c = await mysql.createConnection(mariadbAdmin());
+  try {
+    for (const sql of statements) await c.query(sql);
   } finally {
     await c.end();
   }
@@ -181,5 +203,99 @@ describe('bootstrap handler: event → result, with the SQL layer on MariaDB', (
   test('a bad Port property is named', async () => {
     const { props, handler } = setup();
     await expect(handler(event('Create', { ...props, Port: 'abc' }))).rejects.toThrow(/^Port must be an integer from 1 to 65535 \(got "abc"\)$/);
+  });
+});
+
+describe('bootstrap handler on an existing database: only what it added is ever revoked', () => {
+  test('an existing application user keeps its global privilege and its privileges on another schema, after Create and after an Update that moves its database', async () => {
+    const { names, props, handler } = setup();
+    const other = uniqueName('hother');
+    const moved = uniqueName('hmoved');
+    const app = `\`${names.app}\`@\`%\``;
+    try {
+      // GIVEN an application user that exists before the proxy, with PROCESS and rights on another schema
+      await asAdmin(
+        `CREATE USER ${mysql.escape(names.app)}@'%' IDENTIFIED BY 'app-Pw-1'`,
+        `GRANT PROCESS ON *.* TO ${mysql.escape(names.app)}@'%'`,
+        `CREATE DATABASE \`${other}\``,
+        `GRANT SELECT, INSERT ON \`${other}\`.* TO ${mysql.escape(names.app)}@'%'`,
+      );
+      const theirs = [`GRANT PROCESS ON *.* TO ${app}`, `GRANT SELECT, INSERT ON \`${other}\`.* TO ${app}`];
+
+      // WHEN the bootstrap creates its resource THEN it adds the user's own database and keeps the rest
+      const created = await handler(event('Create', props));
+      expect(created.Data!.Changes).toContain(`${names.app}: privileges changed`);
+      expect(await grantsOf(names.app)).toEqual([...theirs, `GRANT ALL PRIVILEGES ON \`${names.db}\`.* TO ${app}`].sort());
+
+      // WHEN an update moves the user to another database THEN only what the Create added is revoked
+      const movedProps = { ...props, Users: [{ SecretArn: arn('app'), Database: moved }], ConfigHash: 'moved' };
+      await handler(event('Update', movedProps, created.PhysicalResourceId, props));
+      expect(await grantsOf(names.app)).toEqual([...theirs, `GRANT ALL PRIVILEGES ON \`${moved}\`.* TO ${app}`].sort());
+
+      // AND a repeat of the same update (a retry) changes nothing
+      const again = await handler(event('Update', movedProps, created.PhysicalResourceId, props));
+      expect(again.Data!.Changes).toBe(`${names.monitor}: unchanged; ${names.app}: unchanged`);
+      expect(await grantsOf(names.app)).toEqual([...theirs, `GRANT ALL PRIVILEGES ON \`${moved}\`.* TO ${app}`].sort());
+    } finally {
+      await dropAll(names);
+      await asAdmin(`DROP DATABASE IF EXISTS \`${other}\``, `DROP DATABASE IF EXISTS \`${moved}\``);
+    }
+  });
+
+  test('privileges the bootstrap added and no longer wants are revoked on Update', async () => {
+    const { names, props, handler } = setup();
+    const app = `\`${names.app}\`@\`%\``;
+    try {
+      const created = await handler(event('Create', { ...props, Users: [{ SecretArn: arn('app'), Grants: ['SELECT', 'INSERT', 'UPDATE'] }] }));
+      expect(await grantsOf(names.app)).toEqual([
+        `GRANT SELECT, INSERT, UPDATE ON \`${names.db}\`.* TO ${app}`,
+        `GRANT USAGE ON *.* TO ${app}`,
+      ]);
+      const updated = await handler(event('Update', { ...props, Users: [{ SecretArn: arn('app'), Grants: ['SELECT'] }] }, created.PhysicalResourceId));
+      expect(updated.Data!.Changes).toBe(`${names.monitor}: unchanged; ${names.app}: privileges changed`);
+      expect(await grantsOf(names.app)).toEqual([`GRANT SELECT ON \`${names.db}\`.* TO ${app}`, `GRANT USAGE ON *.* TO ${app}`]);
+    } finally {
+      await dropAll(names);
+    }
+  });
+
+  test('a privilege the user held before the first run, which the bootstrap also wanted, survives a shorter list', async () => {
+    const { names, props, handler } = setup();
+    const app = `\`${names.app}\`@\`%\``;
+    try {
+      await asAdmin(
+        `CREATE USER ${mysql.escape(names.app)}@'%' IDENTIFIED BY 'app-Pw-1'`,
+        `CREATE DATABASE \`${names.db}\``,
+        `GRANT SELECT ON \`${names.db}\`.* TO ${mysql.escape(names.app)}@'%'`,
+      );
+      // ALL PRIVILEGES (the default) includes SELECT: granted only what was missing
+      const created = await handler(event('Create', props));
+      expect(await grantsOf(names.app)).toEqual([`GRANT ALL PRIVILEGES ON \`${names.db}\`.* TO ${app}`, `GRANT USAGE ON *.* TO ${app}`]);
+      // The list shrinks to INSERT: everything the Create added but INSERT goes; SELECT was theirs
+      await handler(event('Update', { ...props, Users: [{ SecretArn: arn('app'), Grants: ['INSERT'] }] }, created.PhysicalResourceId));
+      expect(await grantsOf(names.app)).toEqual([`GRANT SELECT, INSERT ON \`${names.db}\`.* TO ${app}`, `GRANT USAGE ON *.* TO ${app}`]);
+    } finally {
+      await dropAll(names);
+    }
+  });
+
+  test('an application user that is the admin user is refused before anything changes, and Delete never drops the admin', async () => {
+    const { a, names, secrets, props, lines, handler } = setup();
+    // The master secret passed as an application user: same user name (and here the same password).
+    secrets[arn('app')] = { username: a.user, password: a.password };
+    const adminGrants = await grantsOf(a.user);
+    try {
+      await expect(handler(event('Create', props))).rejects.toThrow(
+        /^users\[0\]: username must not be the admin user the bootstrap signs in as \(AdminSecretArn\): give this user its own secret .* \(got "fixture_admin"\)$/);
+      expect(await accounts([names.monitor])).toEqual([]); // refused before connecting
+      expect(await grantsOf(a.user)).toEqual(adminGrants);
+
+      await handler(event('Delete', { ...props, DropUsersOnDelete: 'true' }, 'proxysql-bootstrap:DbBootstrap'));
+      expect(await accounts([a.user])).toEqual([a.user]);
+      expect(lines).toContain(`not dropping ${a.user}: it is the admin user the bootstrap signs in as`);
+      expect(lines.join('\n')).not.toContain(a.password);
+    } finally {
+      await dropAll(names);
+    }
   });
 });

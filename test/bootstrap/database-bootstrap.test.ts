@@ -142,10 +142,27 @@ describe('DatabaseBootstrap', () => {
     const stack = new Stack(app, 'S');
     const vpc = new ec2.Vpc(stack, 'Vpc');
     const base = { vpc, writerHost: 'h', port: 3306, adminSecret: secretOf(stack), monitorSecret: secretOf(new Stack(app, 'S2')), monitorPrivileges: 'basic' as const };
-    expect(() => new DatabaseBootstrap(stack, 'A', { ...base, users: [{ secret: base.adminSecret, database: 'my-db' }] }))
+    const appSecret = secretOf(new Stack(app, 'S3'));
+    expect(() => new DatabaseBootstrap(stack, 'A', { ...base, users: [{ secret: appSecret, database: 'my-db' }] }))
       .toThrow('DatabaseBootstrap: users[0].database must match /^[A-Za-z0-9_$]{1,64}$/ (got "my-db")');
-    expect(() => new DatabaseBootstrap(stack, 'B', { ...base, users: [{ secret: base.adminSecret, grants: ['SUPER'] }] }))
+    expect(() => new DatabaseBootstrap(stack, 'B', { ...base, users: [{ secret: appSecret, grants: ['SUPER'] }] }))
       .toThrow(/^DatabaseBootstrap: users\[0\]\.grants must be database-level privileges .* \(got "SUPER"\)$/);
+    expect(() => new DatabaseBootstrap(stack, 'C', { ...base, users: [{ secret: appSecret, database: 'cdk_proxysql' }] }))
+      .toThrow('DatabaseBootstrap: users[0].database must not be cdk_proxysql, which holds the bootstrap\'s grant record (got "cdk_proxysql")');
+  });
+
+  test('the admin secret is refused as an application or monitor user: the same object or the same ARN', () => {
+    const { stack, vpc, admin, monitor, app1 } = fixture();
+    const base = { vpc, writerHost: 'h', port: 3306, adminSecret: admin, monitorSecret: monitor, monitorPrivileges: 'basic' as const };
+    expect(() => new DatabaseBootstrap(stack, 'SameObject', { ...base, users: [{ secret: app1 }, { secret: admin }] }))
+      .toThrow(/^DatabaseBootstrap: users\[1\]\.secret must not be the adminSecret: the bootstrap signs in with it and must not manage that user's own password and privileges; give the application user a secret of its own \(got the secret at Stack\/Admin\)$/);
+    const masterArn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:orders/master-AbCdEf';
+    const importedAdmin = secretsmanager.Secret.fromSecretCompleteArn(stack, 'ImportedAdmin', masterArn);
+    const sameAgain = secretsmanager.Secret.fromSecretCompleteArn(stack, 'SameAgain', masterArn);
+    expect(() => new DatabaseBootstrap(stack, 'SameArn', { ...base, adminSecret: importedAdmin, users: [{ secret: sameAgain }] }))
+      .toThrow(`DatabaseBootstrap: users[0].secret must not be the adminSecret: the bootstrap signs in with it and must not manage that user's own password and privileges; give the application user a secret of its own (got secret ${masterArn})`);
+    expect(() => new DatabaseBootstrap(stack, 'AdminAsMonitor', { ...base, monitorSecret: admin, users: [{ secret: app1 }] }))
+      .toThrow(/^DatabaseBootstrap: monitorSecret must not be the adminSecret: .* give the monitor user a secret of its own \(got the secret at Stack\/Admin\)$/);
   });
 
   test('cdk-nag AwsSolutions: nothing is left on the bootstrap; what it acknowledges is exactly this, per resource', () => {

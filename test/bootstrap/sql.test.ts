@@ -5,6 +5,8 @@ import { mariadbAdmin, uniqueName } from '../fixtures/mariadb';
 
 const admin = () => mariadbAdmin();
 const soon = () => Date.now() + 60_000;
+/** The grant record's key, as the handler builds it from the event (StackId/LogicalResourceId). */
+const OWNER = 'arn:aws:cloudformation:us-east-1:111111111111:stack/sql-test/1/DbBootstrap';
 
 async function asAdmin<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
   const c = await mysql.createConnection(admin());
@@ -31,6 +33,7 @@ async function accountState(user: string): Promise<unknown> {
 
 function plan(names: { monitor: string; app: string; db: string }, overrides: Partial<{ monitorPw: string; appPw: string; grants: string[]; mode: 'basic' | 'replication' | 'aurora' }> = {}): BootstrapPlan {
   return {
+    owner: OWNER,
     monitor: { username: names.monitor, password: overrides.monitorPw ?? 'Mon-itor pw \' " \\ $x', privileges: overrides.mode ?? 'replication' },
     users: [{ username: names.app, password: overrides.appPw ?? 'App pw with \' quote', database: names.db, grants: overrides.grants }],
   };
@@ -200,12 +203,116 @@ describe('bootstrapDatabase against MariaDB', () => {
     const names = freshNames();
     try {
       await bootstrapDatabase(admin(), plan(names), { deadline: soon() });
-      expect(await deleteUsers(admin(), [names.monitor, names.app], { deadline: soon() })).toEqual([names.monitor, names.app]);
-      expect(await deleteUsers(admin(), [names.monitor, names.app], { deadline: soon() })).toEqual([]);
+      expect(await deleteUsers(admin(), [names.monitor, names.app], { deadline: soon(), owner: OWNER })).toEqual([names.monitor, names.app]);
+      expect(await deleteUsers(admin(), [names.monitor, names.app], { deadline: soon(), owner: OWNER })).toEqual([]);
       const [users] = await asAdmin((c) => c.query<mysql.RowDataPacket[]>('SELECT User FROM mysql.user WHERE User IN (?, ?)', [names.monitor, names.app]));
       expect(users).toEqual([]);
       const [dbs] = await asAdmin((c) => c.query<mysql.RowDataPacket[]>('SHOW DATABASES LIKE ?', [names.db]));
       expect(dbs).toHaveLength(1);
+    } finally {
+      await cleanup(names);
+    }
+  });
+});
+
+describe('the grant record: revoke only what this bootstrap added', () => {
+  const RECORD = '`cdk_proxysql`.`bootstrap_grants`';
+  const schemaPrivileges = async (user: string, schema: string) => asAdmin(async (c) => {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      'SELECT PRIVILEGE_TYPE AS p FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? AND TABLE_SCHEMA = ? ORDER BY 1', [`'${user}'@'%'`, schema]);
+    return rows.map((r) => String(r.p));
+  });
+  const recorded = async (owner: string, user: string) => asAdmin(async (c) => {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      `SELECT on_schema AS s, privilege_type AS p FROM ${RECORD} WHERE owner = ? AND grantee = ? ORDER BY 1, 2`, [owner, user]);
+    return rows.map((r) => `${r.s} ${r.p}`);
+  });
+
+  test('each run records what it granted, and nothing the user already held', async () => {
+    const names = freshNames();
+    try {
+      await asAdmin(async (c) => {
+        await c.query(`CREATE USER ${mysql.escape(names.app)}@'%' IDENTIFIED BY 'x'`);
+        await c.query(`GRANT SELECT ON \`${names.db}\`.* TO ${mysql.escape(names.app)}@'%'`);
+      });
+      await bootstrapDatabase(admin(), plan(names, { grants: ['SELECT', 'INSERT'] }), { deadline: soon() });
+      expect(await recorded(OWNER, names.app)).toEqual([`${names.db} INSERT`]);
+      expect(await recorded(OWNER, names.monitor)).toEqual(['* SLAVE MONITOR']);
+    } finally {
+      await cleanup(names);
+    }
+  });
+
+  test('a run that stopped between recording and granting, or between revoking and forgetting, is completed by the next', async () => {
+    const names = freshNames();
+    const p = plan(names, { grants: ['SELECT', 'UPDATE'] });
+    try {
+      await bootstrapDatabase(admin(), plan(names, { grants: ['SELECT', 'DELETE'] }), { deadline: soon() });
+      await asAdmin(async (c) => {
+        // Recorded, not yet granted (UPDATE); revoked, not yet forgotten (DELETE).
+        await c.query(`INSERT INTO ${RECORD} (owner, grantee, on_schema, privilege_type) VALUES (?, ?, ?, 'UPDATE')`, [OWNER, names.app, names.db]);
+        await c.query(`REVOKE DELETE ON \`${names.db}\`.* FROM ${mysql.escape(names.app)}@'%'`);
+      });
+      const result = await bootstrapDatabase(admin(), p, { deadline: soon() });
+      expect(result.changes[1]).toBe(`${names.app}: privileges changed`);
+      expect(await schemaPrivileges(names.app, names.db)).toEqual(['SELECT', 'UPDATE']);
+      expect(await recorded(OWNER, names.app)).toEqual([`${names.db} SELECT`, `${names.db} UPDATE`]);
+      // and once complete, the record and the grants agree: shrinking the list revokes UPDATE
+      await bootstrapDatabase(admin(), plan(names, { grants: ['SELECT'] }), { deadline: soon() });
+      expect(await schemaPrivileges(names.app, names.db)).toEqual(['SELECT']);
+      expect(await recorded(OWNER, names.app)).toEqual([`${names.db} SELECT`]);
+    } finally {
+      await cleanup(names);
+    }
+  });
+
+  test('another bootstrap resource does not revoke what this one added', async () => {
+    const names = freshNames();
+    const otherOwner = `${OWNER}-other`;
+    try {
+      await bootstrapDatabase(admin(), plan(names, { grants: ['SELECT', 'INSERT'] }), { deadline: soon() });
+      await bootstrapDatabase(admin(), { ...plan(names, { grants: ['SELECT'] }), owner: otherOwner }, { deadline: soon() });
+      expect(await schemaPrivileges(names.app, names.db)).toEqual(['INSERT', 'SELECT']);
+      expect(await recorded(otherOwner, names.app)).toEqual([]);
+    } finally {
+      await cleanup(names);
+    }
+  });
+
+  test('an existing monitor user keeps what it held across mode changes; only the mode\'s own privilege comes and goes', async () => {
+    const names = freshNames();
+    const other = uniqueName('monother');
+    try {
+      await asAdmin(async (c) => {
+        await c.query(`CREATE USER ${mysql.escape(names.monitor)}@'%' IDENTIFIED BY 'x'`);
+        await c.query(`GRANT PROCESS ON *.* TO ${mysql.escape(names.monitor)}@'%'`);
+        await c.query(`CREATE DATABASE \`${other}\``);
+        await c.query(`GRANT SELECT ON \`${other}\`.* TO ${mysql.escape(names.monitor)}@'%'`);
+      });
+      const globals = async () => asAdmin(async (c) => {
+        const [rows] = await c.query<mysql.RowDataPacket[]>(
+          'SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ? ORDER BY 1', [`'${names.monitor}'@'%'`]);
+        return rows.map((r) => String(r.p));
+      });
+      await bootstrapDatabase(admin(), plan(names, { mode: 'replication' }), { deadline: soon() });
+      expect(await globals()).toEqual(['PROCESS', 'SLAVE MONITOR']);
+      await bootstrapDatabase(admin(), plan(names, { mode: 'basic' }), { deadline: soon() });
+      expect(await globals()).toEqual(['PROCESS']);
+      expect(await schemaPrivileges(names.monitor, other)).toEqual(['SELECT']);
+    } finally {
+      await cleanup(names);
+      await asAdmin((c) => c.query(`DROP DATABASE IF EXISTS \`${other}\``));
+    }
+  });
+
+  test('deleteUsers forgets the dropped users\' rows', async () => {
+    const names = freshNames();
+    try {
+      await bootstrapDatabase(admin(), plan(names), { deadline: soon() });
+      expect(await recorded(OWNER, names.app)).not.toEqual([]);
+      await deleteUsers(admin(), [names.monitor, names.app], { deadline: soon(), owner: OWNER });
+      expect(await recorded(OWNER, names.app)).toEqual([]);
+      expect(await recorded(OWNER, names.monitor)).toEqual([]);
     } finally {
       await cleanup(names);
     }
@@ -248,6 +355,17 @@ describe('failures name their cause', () => {
     [{ monitor: 'mon_ok', app: 'app_ok', db: 'db`x' }, /^users\[0\] \(app_ok\): database must match .* \(got "db`x"\)$/],
   ])('invalid plan %#', (names, message) => {
     expect(() => validatePlan(plan(names))).toThrow(message);
+  });
+
+  test('a managed user that is the admin user, the grant record\'s schema as a database, and a bad owner are refused before connecting', () => {
+    const names = { monitor: 'mon_ok', app: 'app_ok', db: 'db_ok' };
+    expect(() => validatePlan(plan(names), 'app_ok')).toThrow(
+      /^users\[0\]: username must not be the admin user the bootstrap signs in as \(AdminSecretArn\): give this user its own secret with another user name, e\.g\. the backend's application user secret \(got "app_ok"\)$/);
+    expect(() => validatePlan(plan(names), 'mon_ok')).toThrow(/^monitor: username must not be the admin user .* \(got "mon_ok"\)$/);
+    expect(() => validatePlan(plan(names), 'someone_else')).not.toThrow();
+    expect(() => validatePlan(plan({ ...names, db: 'CDK_proxysql' }))).toThrow(
+      /^users\[0\] \(app_ok\): database must not be cdk_proxysql, which holds the bootstrap's grant record \(got "CDK_proxysql"\)$/);
+    expect(() => validatePlan({ ...plan(names), owner: '' })).toThrow(/^owner must be 1 to 512 printable ASCII characters \(got ""\)$/);
   });
 
   test('unknown grants and an unknown monitor mode are refused before connecting', () => {
