@@ -16,10 +16,13 @@ import { suppressNag } from './private/nag';
 import { generatedUserSecret } from './private/secrets';
 
 /**
- * The official ProxySQL image we pin. 2.7.3 is the newest release of the 2.7 line, the line whose
- * config-file loading we measured (see the README); the image is multi-arch (amd64 + arm64).
+ * The official ProxySQL image we pin: 2.7.4, the security release of the 2.7 line (2026-10-20). It
+ * fixes a pre-authentication heap overflow in the first MySQL packet, PROXY protocol spoofing, and
+ * bounds checks in the handshake and COM_CHANGE_USER; its notes tell every 2.7 user to upgrade.
+ * The 2.7 line is the one whose config-file loading we measured (see the README); the image is
+ * multi-arch (amd64 + arm64).
  */
-export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.3';
+export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.4';
 
 /**
  * Properties of a `ProxySqlFargate`.
@@ -94,7 +97,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * The ProxySQL container image. It must be built from the official image (it needs `sh`, `proxysql`
    * and the `mysql` client).
    *
-   * @default - `proxysql/proxysql:2.7.3` from Docker Hub
+   * @default - `proxysql/proxysql:2.7.4` (the 2.7 security release) from Docker Hub
    */
   readonly image?: ecs.ContainerImage;
   /**

@@ -99,7 +99,7 @@ describe('ProxySqlFargate service', () => {
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [Match.objectLike({
         Name: 'proxysql',
-        Image: 'proxysql/proxysql:2.7.3',
+        Image: 'proxysql/proxysql:2.7.4',
         Command: ['sh', '-c', Match.stringLikeRegexp('exec|proxysql')],
         HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', Match.anyValue()] }),
         StopTimeout: 40,
