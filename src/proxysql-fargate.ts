@@ -11,7 +11,7 @@ import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bo
 import { ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
-import { IProxySqlEndpointProvider, ProxySqlEndpoint } from './lambda-demo-api/lambda-demo-api';
+import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
 import { suppressNag } from './private/nag';
 import { generatedUserSecret } from './private/secrets';
 
@@ -197,7 +197,7 @@ function known(value: number | undefined): value is number {
  * creates the database users it needs after deploy, and exposes the usual CDK handles:
  * `proxy.connections.allowDefaultPortFrom(fn)` lets a Lambda function in.
  */
-export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvider {
+export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider {
   /** Network access to the proxy's listener (default port: the listener port). */
   public readonly connections: ec2.Connections;
   /** Where clients connect. */
@@ -210,8 +210,12 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   /** The ProxySQL container. */
   public readonly container: ecs.ContainerDefinition;
-  /** The internal Network Load Balancer. */
-  public readonly loadBalancer: elbv2.NetworkLoadBalancer;
+  /**
+   * The internal Network Load Balancer. Typed as `IProxySqlLoadBalancerProvider` requires (jsii
+   * does not let an implementation narrow a property's type); its L1 resource is
+   * `loadBalancer.node.defaultChild`.
+   */
+  public readonly loadBalancer: elbv2.INetworkLoadBalancer;
   /** The load balancer listener. */
   public readonly listener: elbv2.NetworkListener;
   /** The target group of the tasks. */

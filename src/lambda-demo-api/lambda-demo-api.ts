@@ -8,26 +8,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DemoFunction } from './demo-function';
+import { IProxySqlEndpointProvider } from '../endpoint';
 import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
-
-/**
- * Something applications reach ProxySQL through: its network access (`connections`, whose default
- * port is the client port) and the host name and port to connect to.
- *
- * `ProxySqlFargate` implements it; so can anything else that fronts ProxySQL.
- */
-export interface IProxySqlEndpointProvider extends ec2.IConnectable {
-  /** Where clients connect (for `ProxySqlFargate`, the internal NLB's DNS name and listener port). */
-  readonly endpoint: ProxySqlEndpoint;
-}
-
-/** Where clients reach a proxy. */
-export interface ProxySqlEndpoint {
-  /** Host name clients connect to. */
-  readonly hostname: string;
-  /** Port clients connect to (MySQL protocol). */
-  readonly port: number;
-}
 
 /** Properties of `LambdaDemoApi`. */
 export interface LambdaDemoApiProps {

@@ -4,7 +4,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { IProxySqlEndpointProvider, LambdaDemoApi, LambdaDemoApiProps } from '../../src/lambda-demo-api/lambda-demo-api';
+import { IProxySqlEndpointProvider } from '../../src/endpoint';
+import { LambdaDemoApi, LambdaDemoApiProps } from '../../src/lambda-demo-api/lambda-demo-api';
 
 /** What ProxySqlFargate offers the demo: a security group with the client port as default, and an endpoint. */
 class StandInProxy implements IProxySqlEndpointProvider {
