@@ -52,13 +52,15 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly loadBalancerSubnets?: ec2.SubnetSelection;
   /**
-   * Task CPU units. ProxySQL runs one worker thread per vCPU.
+   * Task CPU units. ProxySQL runs one worker thread per vCPU. May be a token (e.g. a
+   * `CfnParameter`) only together with `workerThreads`, which are otherwise computed from it.
    *
    * @default 1024 (1 vCPU)
    */
   readonly cpu?: number;
   /**
-   * Task memory (MiB); must be a combination Fargate offers with `cpu`.
+   * Task memory (MiB); must be a combination Fargate offers with `cpu`. May be a token only
+   * together with `maxClientConnections`, which is otherwise computed from it.
    *
    * @default 2048
    */
@@ -70,13 +72,15 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
   /**
-   * Number of tasks. At least 2 so that a task or an Availability Zone can fail.
+   * Number of tasks. At least 2 so that a task or an Availability Zone can fail. As a token it
+   * needs `maxCapacity` (or a concrete `minCapacity`), which is otherwise computed from it.
    *
    * @default 2
    */
   readonly desiredCount?: number;
   /**
-   * Fewest tasks autoscaling keeps.
+   * Fewest tasks autoscaling keeps. As a token it needs `maxCapacity`, which is otherwise computed
+   * from it.
    *
    * @default - desiredCount
    */
@@ -145,7 +149,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
   /**
    * How long a stopping task keeps serving in-flight queries after it stops accepting new
    * connections (`PROXYSQL PAUSE`), and how long the load balancer drains a task. At most 110 s
-   * (Fargate's stop timeout is 120 s).
+   * (Fargate's stop timeout is 120 s). Not a token: the container's stop timeout is computed from it.
    *
    * @default Duration.seconds(20)
    */
@@ -250,6 +254,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const drainTime = props.drainTime ?? Duration.seconds(20);
     const targetCpu = props.targetCpuUtilizationPercent ?? 60;
     validateProps({ cpu, memoryLimitMiB, desiredCount, minCapacity, maxCapacity, listenerPort, drainTime, targetCpu });
+    refuseDerivingFromTokens(props, minCapacity, drainTime);
 
     const backend: ProxySqlBackendConfig = props.backend.bind(this);
     const bootstrapOn = props.bootstrap ?? true;
@@ -269,7 +274,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       adminSecret: this.adminSecret,
       monitorSecret: this.monitorSecret,
       defaultUsers: backend.defaultUserSecrets,
-      vcpus: cpu / 1024,
+      // A token stays a token, so that the configuration can refuse to derive workerThreads from it.
+      vcpus: Token.isUnresolved(cpu) ? cpu : cpu / 1024,
       memoryMiB: memoryLimitMiB,
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
     });
@@ -553,6 +559,24 @@ function validateProps(p: ValidatedNumbers): void {
   }
   if (known(p.targetCpu) && (p.targetCpu < 10 || p.targetCpu > 90)) {
     fail('targetCpuUtilizationPercent', 'must be from 10 to 90', p.targetCpu);
+  }
+}
+
+/**
+ * Numbers the construct computes with at synth time cannot wait for CloudFormation: a token there
+ * would turn into a wrong value without a word (Math.max(6, token) is 6), so it is refused by name.
+ * The configuration refuses `cpu` and `memoryLimitMiB` tokens the same way.
+ */
+function refuseDerivingFromTokens(props: ProxySqlFargateProps, minCapacity: number, drainTime: Duration): void {
+  const token = (prop: string, rule: string) => {
+    throw new Error(`ProxySqlFargate: ${prop} ${rule} (got a token)`);
+  };
+  if (props.maxCapacity === undefined && Token.isUnresolved(minCapacity)) {
+    token(props.minCapacity !== undefined ? 'minCapacity' : 'desiredCount',
+      'may be a token only when maxCapacity is given: the default maxCapacity (3 × minCapacity, at least 6) is computed from it at synth time');
+  }
+  if (drainTime.isUnresolved()) {
+    token('drainTime', 'must be a concrete duration, not a token: the container\'s stop timeout (drainTime + 10 s, at most 120 s) and the 110 s limit are computed at synth time');
   }
 }
 

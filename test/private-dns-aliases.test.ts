@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -80,6 +80,12 @@ describe('PrivateDnsAliases options', () => {
       ['replicas.db.example.internal.', '15'],
     ]);
     expect([dns.proxyName, dns.writerName, dns.readerName]).toEqual(['mysql.db.example.internal', 'primary.db.example.internal', 'replicas.db.example.internal']);
+  });
+
+  test('GIVEN a TTL as a token THEN the CNAMEs carry the reference', () => {
+    const { stack, vpc, db, proxy } = setup();
+    new PrivateDnsAliases(stack, 'Dns', { vpc, proxy, cluster: db.cluster, ttl: Duration.seconds(Token.asNumber({ Ref: 'Ttl' })) });
+    expect(records(Template.fromStack(stack), 'CNAME').map((r) => r.TTL)).toEqual([{ Ref: 'Ttl' }, { Ref: 'Ttl' }]);
   });
 
   test('GIVEN an existing zone THEN records go into it and no zone is made', () => {

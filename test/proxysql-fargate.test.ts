@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -318,5 +318,85 @@ describe('ProxySqlFargate validation', () => {
     expect(Template.fromStack(f.stack).findResources('AWS::CloudFormation::CustomResource')).toEqual({});
     // Nothing could open the database to the tasks, and the user is told so at synth.
     Annotations.fromStack(f.stack).hasWarning('/Test/P2', Match.stringLikeRegexp('admit the ProxySQL tasks\' security group'));
+  });
+});
+
+describe('ProxySqlFargate numeric props as tokens', () => {
+  /** A proxy built with a CfnParameter of type Number (`N`) in some props. */
+  function withToken(build: (n: number) => Partial<ProxySqlFargateProps>): Template {
+    const f = fixture();
+    const n = new CfnParameter(f.stack, 'N', { type: 'Number' }).valueAsNumber;
+    new ProxySqlFargate(f.stack, 'Proxy', { vpc: f.vpc, backend: f.db, ...build(n) });
+    return Template.fromStack(f.stack);
+  }
+  const N = { Ref: 'N' };
+  /** The rendered ProxySQL configuration as JSON text (a Fn::Join when it holds a token). */
+  const configJson = (t: Template) => JSON.stringify(Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0]
+    .Properties.ContainerDefinitions[0].Environment.find((e: { Name: string }) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE').Value);
+
+  test.each<[string, (n: number) => Partial<ProxySqlFargateProps>, RegExp]>([
+    ['cpu without workerThreads', (n) => ({ cpu: n }),
+      /^ProxySqlFargate: cpu may be a token only when workerThreads is given: the default workerThreads \(one per vCPU\) is computed from it at synth time \(got a token\)$/],
+    ['memoryLimitMiB without maxClientConnections', (n) => ({ memoryLimitMiB: n }),
+      /^ProxySqlFargate: memoryLimitMiB may be a token only when maxClientConnections is given: .* \(got a token\)$/],
+    ['desiredCount without maxCapacity', (n) => ({ desiredCount: n }),
+      /^ProxySqlFargate: desiredCount may be a token only when maxCapacity is given: the default maxCapacity \(3 × minCapacity, at least 6\) is computed from it at synth time \(got a token\)$/],
+    ['minCapacity without maxCapacity', (n) => ({ minCapacity: n, desiredCount: 2 }),
+      /^ProxySqlFargate: minCapacity may be a token only when maxCapacity is given: .* \(got a token\)$/],
+    ['drainTime', (n) => ({ drainTime: Duration.seconds(n) }),
+      /^ProxySqlFargate: drainTime must be a concrete duration, not a token: the container's stop timeout \(drainTime \+ 10 s, at most 120 s\) .* \(got a token\)$/],
+    ['writerHostgroup', (n) => ({ writerHostgroup: n }),
+      /^ProxySqlFargate: writerHostgroup must be a concrete number, not a token: hostgroup ids are compared at synth time .* \(got a token\)$/],
+    ['readerHostgroup', (n) => ({ readerHostgroup: n }), /^ProxySqlFargate: readerHostgroup must be a concrete number, not a token/],
+  ])('refuses a token in %s, naming the prop', (_, build, message) => {
+    expect(() => withToken(build)).toThrow(message);
+  });
+
+  test.each<[string, (n: number) => Partial<ProxySqlFargateProps>, (t: Template) => void]>([
+    ['cpu with workerThreads', (n) => ({ cpu: n, workerThreads: 2 }), (t) => {
+      t.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: N });
+      expect(configJson(t)).toContain('threads=2');
+    }],
+    ['memoryLimitMiB with maxClientConnections', (n) => ({ memoryLimitMiB: n, maxClientConnections: 4000 }), (t) => {
+      t.hasResourceProperties('AWS::ECS::TaskDefinition', { Memory: N });
+      expect(configJson(t)).toContain('max_connections=4000');
+    }],
+    ['desiredCount with maxCapacity', (n) => ({ desiredCount: n, maxCapacity: 8 }), (t) => {
+      t.hasResourceProperties('AWS::ECS::Service', { DesiredCount: N });
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: N, MaxCapacity: 8 });
+    }],
+    ['minCapacity with maxCapacity', (n) => ({ minCapacity: n, maxCapacity: 8 }), (t) => {
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: N, MaxCapacity: 8 });
+    }],
+    ['maxCapacity', (n) => ({ maxCapacity: n }), (t) => {
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: N });
+    }],
+    ['targetCpuUtilizationPercent', (n) => ({ targetCpuUtilizationPercent: n }), (t) => {
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: N }),
+      });
+    }],
+    ['listenerPort', (n) => ({ listenerPort: n }), (t) => {
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: N });
+    }],
+    ['trafficPort', (n) => ({ trafficPort: n }), (t) => {
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: N, HealthCheckPort: N });
+      expect(configJson(t)).toContain('interfaces=\\"0.0.0.0:",{"Ref":"N"}');
+    }],
+    ['the monitor and pool settings', (n) => ({
+      workerThreads: n, maxClientConnections: n, connectionMaxAgeMs: n, monitorConnectIntervalMs: n,
+      monitorPingIntervalMs: n, monitorReadOnlyIntervalMs: n, monitorReadOnlyTimeoutMs: n,
+    }), (t) => {
+      const config = configJson(t);
+      for (const name of ['threads', 'max_connections', 'connection_max_age_ms', 'monitor_connect_interval',
+        'monitor_ping_interval', 'monitor_read_only_interval', 'monitor_read_only_timeout']) {
+        expect(config).toContain(`${name}=",{"Ref":"N"}`);
+      }
+    }],
+  ])('takes a token in %s and renders the reference', (_, build, check) => {
+    const template = withToken(build);
+    check(template);
+    // No token leaked as the huge negative number CDK encodes it with.
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/e\+\d{3}/);
   });
 });

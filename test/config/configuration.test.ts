@@ -280,6 +280,34 @@ describe('validation', () => {
     expect(() => make({ workerThreads: 0 }, PLAIN, { context: 'MyProxy' })).toThrow(/^MyProxy: workerThreads/);
   });
 
+  test('hostgroup ids given as tokens are refused by name: they are compared at synth time', () => {
+    const hg = Token.asNumber(Fn.ref('Hostgroup'));
+    const app = () => s().app;
+    expect(() => make({ users: [ProxySqlUser.fromSecret(app(), { defaultHostgroup: hg })] }))
+      .toThrow(/^ProxySqlFargate: users\[0\].defaultHostgroup must be a concrete number, not a token: hostgroup ids are compared at synth time .* \(got a token\)$/);
+    expect(() => make(rule({ destination: RuleDestination.hostgroup(hg) })))
+      .toThrow(/^ProxySqlFargate: queryRules.before\[0\].destination \(RuleDestination.hostgroup\) must be a concrete number, not a token/);
+    expect(() => make(rule({ mirror: RuleDestination.hostgroup(hg) })))
+      .toThrow(/^ProxySqlFargate: queryRules.before\[0\].mirror \(RuleDestination.hostgroup\) must be a concrete number, not a token/);
+    expect(() => make({ writerHostgroup: hg })).toThrow(/^ProxySqlFargate: writerHostgroup must be a concrete number, not a token/);
+    expect(() => make({ readerHostgroup: hg })).toThrow(/^ProxySqlFargate: readerHostgroup must be a concrete number, not a token/);
+  });
+
+  test('task sizes given as tokens are refused unless the values derived from them are given', () => {
+    const cpu = Token.asNumber(Fn.ref('Cpu'));
+    const memory = Token.asNumber(Fn.ref('Memory'));
+    expect(() => make({}, PLAIN, { vcpus: cpu })).toThrow(/^ProxySqlFargate: cpu may be a token only when workerThreads is given/);
+    expect(() => make({}, PLAIN, { memoryMiB: memory })).toThrow(/^ProxySqlFargate: memoryLimitMiB may be a token only when maxClientConnections is given/);
+    const cfg = parsed(make({ workerThreads: 3, maxClientConnections: 500 }, PLAIN, { vcpus: cpu, memoryMiB: memory }));
+    expect(cfg.mysql_variables).toMatchObject({ threads: 3, max_connections: 500 });
+  });
+
+  test('an Aurora check interval given as a token is not compared with a concrete timeout', () => {
+    const interval = Token.asNumber(Fn.ref('Interval'));
+    expect(() => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkIntervalMs: interval, checkTimeoutMs: 800 } })).not.toThrow();
+    expect(() => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkIntervalMs: 1000, checkTimeoutMs: interval } })).not.toThrow();
+  });
+
   test('unresolved numbers and strings are not validated', () => {
     const st = setup().stack;
     const port = Token.asNumber(Fn.ref('Port'));

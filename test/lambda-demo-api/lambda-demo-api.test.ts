@@ -203,6 +203,19 @@ describe('LambdaDemoApi', () => {
     });
   });
 
+  test('token throttling limits and a token proxy port reach the stage and the environment', () => {
+    const { template } = build({
+      throttlingRateLimit: Token.asNumber({ Ref: 'Rate' }),
+      throttlingBurstLimit: Token.asNumber({ Ref: 'Burst' }),
+    }, { defaultPort: ec2.Port.tcp(3306), port: Token.asNumber({ Ref: 'ProxyPort' }) });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: { Ref: 'Rate' }, ThrottlingBurstLimit: { Ref: 'Burst' } }),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DB_PORT: { Ref: 'ProxyPort' } }) },
+    });
+  });
+
   test.each([
     ['throttlingRateLimit', -1],
     ['throttlingBurstLimit', Number.NaN],
