@@ -312,6 +312,9 @@ export class ProxySqlConfiguration {
 
   private server(path: string, s: ProxySqlServer): void {
     if (!Token.isUnresolved(s.host) && s.host.trim() === '') this.fail(`${path}.host`, 'must not be empty', s.host);
+    if (!Token.isUnresolved(s.host) && (/[[\]\s/]/.test(s.host) || (s.host.match(/:/g) ?? []).length === 1)) {
+      this.fail(`${path}.host`, 'must be a bare host name or IP address (no brackets, port, scheme or spaces; the port goes in port)', s.host);
+    }
     this.sqlSafe(`${path}.host`, s.host, '"');
     this.int(`${path}.port`, s.port, 1, 65535);
     this.int(`${path}.weight`, s.weight, 0, 10_000_000);

@@ -232,6 +232,9 @@ describe('validation', () => {
     ['memory', () => make({}, PLAIN, { memoryMiB: -1 }), /memoryLimitMiB must be positive/],
     ['empty writer host', () => make({}, { writer: { host: ' ' } }), /topology.writer.host must not be empty/],
     ['quote in host', () => make({}, { writer: { host: 'a"b' } }), /topology.writer.host must not contain "/],
+    ['bracketed IPv6 host with a port', () => make({}, { writer: { host: '[2001:db8::10]:3306' } }),
+      /topology.writer.host must be a bare host name or IP address \(no brackets, port, scheme or spaces; the port goes in port\) \(got "\[2001:db8::10\]:3306"\)/],
+    ['host with a port', () => make({}, { writer: { host: 'w' }, readers: [{ host: 'replica:3306' }] }), /topology.readers\[0\].host must be a bare host name or IP address/],
     ['reader port', () => make({}, { writer: { host: 'w' }, readers: [{ host: 'r', port: 0 }] }), /topology.readers\[0\].port must be an integer from 1 to 65535 \(got 0\)/],
     ['server weight', () => make({}, { writer: { host: 'w', weight: -1 } }), /topology.writer.weight must be/],
     ['server max connections', () => make({}, { writer: { host: 'w', maxConnections: 20000 } }), /topology.writer.maxConnections must be an integer from 0 to 10000/],
@@ -274,6 +277,10 @@ describe('validation', () => {
   ];
   test.each(cases)('%s', (_name, fn, message) => {
     expect(fn).toThrow(message);
+  });
+
+  test('bare IPv6 hosts are accepted', () => {
+    expect(() => make({}, { writer: { host: '2001:db8::10' }, readers: [{ host: '::1' }] })).not.toThrow();
   });
 
   test('context prefixes every message', () => {
