@@ -5,13 +5,14 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
 import { ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
+import { CrossStackConnections } from './private/cross-stack-connections';
 import { suppressNag } from './private/nag';
 import { generatedUserSecret } from './private/secrets';
 
@@ -202,7 +203,11 @@ function known(value: number | undefined): value is number {
  * `proxy.connections.allowDefaultPortFrom(fn)` lets a Lambda function in.
  */
 export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider {
-  /** Network access to the proxy's listener (default port: the listener port). */
+  /**
+   * Network access to the proxy's listener (default port: the listener port). A peer in another
+   * stack gets its rules in its own stack (unless the proxy's stack depends on that one, e.g. the
+   * VPC's), so `proxy.connections.allowDefaultPortFrom(fn)` works with `fn` in a stack of its own.
+   */
   public readonly connections: ec2.Connections;
   /** Where clients connect. */
   public readonly endpoint: ProxySqlEndpoint;
@@ -241,6 +246,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly bootstrapResource?: CustomResource;
 
   private readonly trafficPort: number;
+  /** The tasks' security group, for admin and metrics peers that may live in other stacks. */
+  private readonly taskConnections: CrossStackConnections;
   private readonly restApiPort?: number;
 
   constructor(scope: Construct, id: string, props: ProxySqlFargateProps) {
@@ -296,20 +303,41 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     });
     this.securityGroup.connections.allowFrom(this.loadBalancerSecurityGroup, ec2.Port.tcp(this.trafficPort),
       'ProxySQL traffic (and health checks) from the load balancer');
+
+    // VPC, database, proxy, clients: each may live in a stack of its own. A rule between security
+    // groups in two stacks goes into the stack that depends on the other (see CrossStackConnections):
+    // a client's stack for client rules, this stack for the database rules.
+    const upstream = (): IConstruct[] => [
+      props.vpc,
+      ...(props.cluster ? [props.cluster] : []),
+      ...(props.adminAccess ?? []),
+      ...(props.adminSecret ? [props.adminSecret] : []),
+      ...(props.monitorSecret ? [props.monitorSecret] : []),
+      ...(props.users ?? []).map((u) => u.secret),
+      ...(backend.connections?.securityGroups ?? []),
+      ...(backend.adminSecret ? [backend.adminSecret] : []),
+      ...(backend.defaultUserSecrets ?? []),
+      ...(backend.dependables ?? []).filter((d): d is IConstruct => Construct.isConstruct(d)),
+    ];
+    this.taskConnections = new CrossStackConnections({ securityGroups: [this.securityGroup] }, upstream);
     for (const [i, group] of (props.adminAccess ?? []).entries()) {
-      this.securityGroup.connections.allowFrom(group, ec2.Port.tcp(rendered.adminPort), `ProxySQL admin from adminAccess[${i}]`);
+      this.taskConnections.allowFrom(group, ec2.Port.tcp(rendered.adminPort), `ProxySQL admin from adminAccess[${i}]`);
       if (this.restApiPort !== undefined) {
-        this.securityGroup.connections.allowFrom(group, ec2.Port.tcp(this.restApiPort), `ProxySQL REST API from adminAccess[${i}]`);
+        this.taskConnections.allowFrom(group, ec2.Port.tcp(this.restApiPort), `ProxySQL REST API from adminAccess[${i}]`);
       }
     }
-    this.connections = new ec2.Connections({
+    this.connections = new CrossStackConnections({
       securityGroups: [this.loadBalancerSecurityGroup],
       defaultPort: ec2.Port.tcp(listenerPort),
-    });
+    }, upstream);
 
     // ---- bootstrap -----------------------------------------------------------------------
-    if (backend.connections && backend.connections.securityGroups.length > 0) {
-      backend.connections.allowFrom(this.securityGroup, ec2.Port.tcp(backend.port), 'ProxySQL tasks');
+    // The database's stack never depends on this one: rules into its groups are made here.
+    const backendConnections = backend.connections
+      ? new CrossStackConnections({ securityGroups: backend.connections.securityGroups })
+      : undefined;
+    if (backendConnections && backendConnections.securityGroups.length > 0) {
+      backendConnections.allowFrom(this.securityGroup, ec2.Port.tcp(backend.port), 'ProxySQL tasks');
     } else {
       Annotations.of(this).addWarningV2('cdk-proxysql:backendNotOpened',
         `The backend has no security group this app can change: admit the ProxySQL tasks' security group (${this.node.path}/SecurityGroup) to the database port yourself`);
@@ -325,7 +353,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         monitorPrivileges: monitorMode(backend.monitorPrivileges),
         users: config.userSecrets.map((secret) => ({ secret })),
         dropUsersOnDelete: props.dropUsersOnDelete ?? false,
-        backendConnections: backend.connections,
+        backendConnections,
         dependencies: backend.dependables,
         tls: backend.tlsWithRdsCertificates ?? false,
       });
@@ -475,7 +503,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     if (this.restApiPort === undefined) {
       fail('restApi', 'must be enabled before allowMetricsFrom() can open its port', 'disabled');
     }
-    this.securityGroup.connections.allowFrom(peer, ec2.Port.tcp(this.restApiPort), 'ProxySQL Prometheus metrics');
+    this.taskConnections.allowFrom(peer, ec2.Port.tcp(this.restApiPort), 'ProxySQL Prometheus metrics');
   }
 
   /** Connections the load balancer has open (NLB ActiveFlowCount, average over 1 minute). */

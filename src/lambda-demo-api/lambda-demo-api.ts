@@ -142,12 +142,12 @@ export class LambdaDemoApi extends Construct {
     this.function = fn;
 
     props.userSecret.grantRead(fn);
-    if (props.proxy.connections.defaultPort) {
-      props.proxy.connections.allowDefaultPortFrom(fn, 'cdk-proxysql demo function');
-    } else {
-      // Without a default port on the proxy's connections, the endpoint's port is the one to open.
-      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
-    }
+    // Opened from the function's side: when the demo lives in a stack of its own, aws-cdk-lib then
+    // puts the rules in the demo's stack (remoteRule), which depends on the proxy's anyway (the
+    // endpoint); opened from the proxy's side they would land in the proxy's stack: a cycle. Without
+    // a default port on the proxy's connections, the endpoint's port is the one to open.
+    fn.connections.allowTo(props.proxy,
+      props.proxy.connections.defaultPort ?? ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
 
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'cdk-proxysql demo: GET / writes and reads through ProxySQL',
