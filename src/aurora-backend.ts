@@ -176,6 +176,11 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       throw new Error(`AuroraBackend: appUsername must differ from masterUsername (got ${appUsername} for both)`);
     }
 
+    // A database needs no route out: isolated subnets first.
+    if (!props.vpcSubnets && props.vpc.isolatedSubnets.length === 0 && props.vpc.privateSubnets.length === 0) {
+      throw new Error('AuroraBackend: vpcSubnets must select subnets for the cluster, and the VPC has no isolated or private subnets to default to '
+        + `(got a VPC with ${props.vpc.publicSubnets.length} public subnets only)`);
+    }
     const vpcSubnets = props.vpcSubnets ?? {
       subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
     };

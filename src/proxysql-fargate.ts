@@ -14,6 +14,7 @@ import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/s
 import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
 import { CrossStackConnections } from './private/cross-stack-connections';
 import { suppressNag } from './private/nag';
+import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 import { generatedUserSecret } from './private/secrets';
 
 /**
@@ -40,16 +41,19 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly cluster?: ecs.ICluster;
   /**
-   * Subnets for the ProxySQL tasks (they need a route to the image registry, Secrets Manager and
-   * CloudWatch Logs: NAT or VPC endpoints).
+   * Subnets for the ProxySQL tasks and the database bootstrap function: private ones (the tasks get
+   * no public IP address, and a Lambda function cannot use public subnets). They need a route to
+   * the image registry, Secrets Manager and CloudWatch Logs: NAT, or VPC endpoints in isolated
+   * subnets (with an image in ECR: Docker Hub cannot be reached through an endpoint). Synth warns
+   * when they span fewer than two Availability Zones.
    *
-   * @default - the VPC's private subnets with egress
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Subnets for the internal Network Load Balancer.
    *
-   * @default - the VPC's private subnets with egress
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none
    */
   readonly loadBalancerSubnets?: ec2.SubnetSelection;
   /**
@@ -262,6 +266,15 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const targetCpu = props.targetCpuUtilizationPercent ?? 60;
     validateProps({ cpu, memoryLimitMiB, desiredCount, minCapacity, maxCapacity, listenerPort, drainTime, targetCpu });
     refuseDerivingFromTokens(props, minCapacity, drainTime);
+    const taskSubnets = props.vpcSubnets
+      ?? defaultPrivateSubnets(props.vpc, 'ProxySqlFargate', 'vpcSubnets', 'its tasks and the database bootstrap function');
+    const loadBalancerSubnets = props.loadBalancerSubnets
+      ?? defaultPrivateSubnets(props.vpc, 'ProxySqlFargate', 'loadBalancerSubnets', 'its internal load balancer');
+    const selectedTaskSubnets = props.vpc.selectSubnets(taskSubnets);
+    if (selectedTaskSubnets.hasPublic) {
+      fail('vpcSubnets', 'must select private subnets (with egress, or isolated with VPC endpoints): the tasks get no public IP address, '
+        + 'and the database bootstrap function (a Lambda function) cannot run in public subnets', 'a selection with public subnets');
+    }
 
     const backend: ProxySqlBackendConfig = props.backend.bind(this);
     const bootstrapOn = props.bootstrap ?? true;
@@ -345,7 +358,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     if (bootstrapOn) {
       const bootstrap = new DatabaseBootstrap(this, 'Bootstrap', {
         vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets,
+        vpcSubnets: taskSubnets,
         writerHost: backend.writerEndpoint,
         port: backend.port,
         adminSecret: backend.adminSecret!,
@@ -412,11 +425,22 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: 65536, hardLimit: 65536 }],
     });
 
+    if (!props.image && onlyIsolated(props.vpc, selectedTaskSubnets)) {
+      Annotations.of(this).addWarningV2('cdk-proxysql:imageUnreachable',
+        `The tasks run in isolated subnets (no route out), where they cannot pull the default image ${DEFAULT_PROXYSQL_IMAGE} from Docker Hub: `
+        + 'set image to a copy in ECR (ecs.ContainerImage.fromEcrRepository), and give the VPC interface endpoints for ECR, Secrets Manager and CloudWatch Logs');
+    }
+    const zones = new Set(selectedTaskSubnets.availabilityZones);
+    if (!selectedTaskSubnets.isPendingLookup && zones.size < 2) {
+      Annotations.of(this).addWarningV2('cdk-proxysql:singleAvailabilityZone',
+        `The tasks' subnets (vpcSubnets) span ${zones.size} Availability Zone: an outage of that zone stops the proxy; select subnets in at least two zones`);
+    }
+
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       desiredCount,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: taskSubnets,
       securityGroups: [this.securityGroup],
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
@@ -443,7 +467,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
       internetFacing: false,
-      vpcSubnets: props.loadBalancerSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: loadBalancerSubnets,
       crossZoneEnabled: true,
       securityGroups: [this.loadBalancerSecurityGroup],
     });

@@ -196,6 +196,11 @@ describe('AuroraBackend validation', () => {
     template.hasResourceProperties('AWS::RDS::DBCluster', { BackupRetentionPeriod: { Ref: 'Days' } });
   });
 
+  test('GIVEN a VPC with public subnets only THEN it fails naming vpcSubnets', () => {
+    expect(() => make({}, { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }] }))
+      .toThrow('AuroraBackend: vpcSubnets must select subnets for the cluster, and the VPC has no isolated or private subnets to default to (got a VPC with 2 public subnets only)');
+  });
+
   test('GIVEN instanceType with serverlessV2 THEN it fails naming instanceType', () => {
     expect(() => make({ serverlessV2: true, instanceType: ec2.InstanceType.of(ec2.InstanceClass.R7G, ec2.InstanceSize.LARGE) }))
       .toThrow('AuroraBackend: instanceType applies to provisioned instances only (got r7g.large with serverlessV2: true)');

@@ -1,8 +1,10 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AuroraBackend, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser } from '../src';
 
 interface Fixture {
@@ -398,5 +400,99 @@ describe('ProxySqlFargate numeric props as tokens', () => {
     check(template);
     // No token leaked as the huge negative number CDK encodes it with.
     expect(JSON.stringify(template.toJSON())).not.toMatch(/e\+\d{3}/);
+  });
+});
+
+describe('ProxySqlFargate subnets', () => {
+  /** A proxy in a VPC made of the given subnet types, in `maxAzs` zones. */
+  function inVpc(types: ec2.SubnetType[], extra: Partial<ProxySqlFargateProps> = {}, maxAzs = 2) {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      maxAzs,
+      natGateways: types.includes(ec2.SubnetType.PRIVATE_WITH_EGRESS) ? 1 : 0,
+      subnetConfiguration: types.map((subnetType) => ({ name: subnetType.toString().replace(/_/g, ''), subnetType })),
+    });
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.internal', port: 3306 },
+      adminSecret: new secretsmanager.Secret(stack, 'Admin'),
+      appUserSecrets: [new secretsmanager.Secret(stack, 'App')],
+    });
+    const build = () => new ProxySqlFargate(stack, 'Proxy', { vpc, backend, ...extra });
+    return { stack, vpc, build };
+  }
+  const idsOf = (subnets: ec2.ISubnet[], stack: Stack) => subnets.map((s) => stack.resolve(s.subnetId));
+
+  test('GIVEN a VPC with isolated subnets only THEN tasks, load balancer and bootstrap function default to them', () => {
+    const { stack, vpc, build } = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    build();
+    const template = Template.fromStack(stack);
+    const isolated = idsOf(vpc.isolatedSubnets, stack);
+    template.hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: Match.arrayEquals(isolated) }) },
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Subnets: Match.arrayEquals(isolated) });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('ProxySQL monitor and application users'),
+      VpcConfig: Match.objectLike({ SubnetIds: Match.arrayEquals(isolated) }),
+    });
+  });
+
+  test('GIVEN isolated subnets and the default image THEN synth warns, naming image; with an ECR image it does not', () => {
+    const withDefault = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    withDefault.build();
+    Annotations.fromStack(withDefault.stack).hasWarning('/Test/Proxy',
+      Match.stringLikeRegexp('cannot pull the default image proxysql/proxysql:2.7.4 from Docker Hub: set image to a copy in ECR'));
+
+    const mirrored = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    const repository = ecr.Repository.fromRepositoryName(mirrored.stack, 'Mirror', 'proxysql');
+    new ProxySqlFargate(mirrored.stack, 'Proxy', {
+      vpc: mirrored.vpc,
+      backend: ProxySqlBackend.fromEndpoints({ writer: { host: 'db.internal', port: 3306 } }),
+      bootstrap: false,
+      users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(mirrored.stack, 'User'))],
+      image: ecs.ContainerImage.fromEcrRepository(repository, '2.7.4'),
+    });
+    Annotations.fromStack(mirrored.stack).hasNoWarning('/Test/Proxy', Match.stringLikeRegexp('cannot pull'));
+  });
+
+  test('GIVEN private subnets with egress and isolated ones THEN the tasks prefer those with egress, and nothing warns about the image', () => {
+    const { stack, vpc, build } = inVpc([ec2.SubnetType.PUBLIC, ec2.SubnetType.PRIVATE_WITH_EGRESS, ec2.SubnetType.PRIVATE_ISOLATED]);
+    build();
+    Template.fromStack(stack).hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: Match.arrayEquals(idsOf(vpc.privateSubnets, stack)) }) },
+    });
+    Annotations.fromStack(stack).hasNoWarning('/Test/Proxy', Match.stringLikeRegexp('cannot pull|Availability Zone'));
+  });
+
+  test('GIVEN a VPC with public subnets only THEN it fails naming vpcSubnets', () => {
+    const { build } = inVpc([ec2.SubnetType.PUBLIC]);
+    expect(build).toThrow('ProxySqlFargate: vpcSubnets must select private subnets for its tasks and the database bootstrap function, '
+      + 'and the VPC has none to default to: add private subnets (with egress, or isolated with VPC endpoints) to the VPC and select them '
+      + 'with vpcSubnets (got a VPC with 2 public and no private or isolated subnets)');
+  });
+
+  test('GIVEN task subnets of its own but a VPC without private subnets THEN the load balancer default fails naming loadBalancerSubnets', () => {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }] });
+    const subnets = ['a', 'b'].map((az) => ec2.Subnet.fromSubnetAttributes(stack, `Private${az}`, { subnetId: `subnet-0${az}`, availabilityZone: `eu-west-1${az}` }));
+    expect(() => new ProxySqlFargate(stack, 'Proxy', {
+      vpc,
+      vpcSubnets: { subnets },
+      backend: ProxySqlBackend.fromEndpoints({ writer: { host: 'db.internal', port: 3306 } }),
+      bootstrap: false,
+      users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(stack, 'User'))],
+    })).toThrow(/^ProxySqlFargate: loadBalancerSubnets must select private subnets for its internal load balancer, and the VPC has none to default to: .* \(got a VPC with 2 public and no private or isolated subnets\)$/);
+  });
+
+  test('GIVEN tasks in public subnets THEN it fails naming vpcSubnets (no public IP, and the bootstrap Lambda cannot run there)', () => {
+    const { build } = inVpc([ec2.SubnetType.PUBLIC, ec2.SubnetType.PRIVATE_ISOLATED], { vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } });
+    expect(build).toThrow(/^ProxySqlFargate: vpcSubnets must select private subnets \(with egress, or isolated with VPC endpoints\): the tasks get no public IP address, and the database bootstrap function \(a Lambda function\) cannot run in public subnets \(got a selection with public subnets\)$/);
+  });
+
+  test('GIVEN tasks in one Availability Zone THEN synth warns, naming vpcSubnets', () => {
+    const { stack, build } = inVpc([ec2.SubnetType.PRIVATE_ISOLATED], { image: ecs.ContainerImage.fromRegistry('example.com/proxysql:2.7.4') }, 1);
+    build();
+    Annotations.fromStack(stack).hasWarning('/Test/Proxy',
+      Match.stringLikeRegexp("The tasks' subnets \\(vpcSubnets\\) span 1 Availability Zone: an outage of that zone stops the proxy"));
   });
 });

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { DemoFunction } from './demo-function';
 import { IProxySqlEndpointProvider } from '../endpoint';
 import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
+import { defaultPrivateSubnets } from '../private/subnets';
 
 /** Properties of `LambdaDemoApi`. */
 export interface LambdaDemoApiProps {
@@ -19,7 +20,7 @@ export interface LambdaDemoApiProps {
   /**
    * Where in the VPC the function runs.
    *
-   * @default - the VPC's private subnets with egress (Secrets Manager is reached through NAT or a VPC endpoint)
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none (Secrets Manager is then reached through a VPC endpoint)
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
 
@@ -125,7 +126,7 @@ export class LambdaDemoApi extends Construct {
     const fn = new DemoFunction(this, 'Function', {
       description: 'cdk-proxysql demo: writes and reads through ProxySQL and reports which server served each',
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, 'LambdaDemoApi', 'vpcSubnets', 'its function'),
       // The bundle is plain JavaScript (mysql2 has no native parts), so Graviton costs less for the same work.
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
