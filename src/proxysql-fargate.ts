@@ -14,8 +14,8 @@ import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/s
 import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
 import { CrossStackConnections } from './private/cross-stack-connections';
 import { suppressNag } from './private/nag';
-import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 import { generatedUserSecret } from './private/secrets';
+import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 
 /**
  * The official ProxySQL image we pin: 2.7.4, the security release of the 2.7 line (2026-10-20). It

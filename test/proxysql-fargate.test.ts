@@ -386,8 +386,13 @@ describe('ProxySqlFargate numeric props as tokens', () => {
       expect(configJson(t)).toContain('interfaces=\\"0.0.0.0:",{"Ref":"N"}');
     }],
     ['the monitor and pool settings', (n) => ({
-      workerThreads: n, maxClientConnections: n, connectionMaxAgeMs: n, monitorConnectIntervalMs: n,
-      monitorPingIntervalMs: n, monitorReadOnlyIntervalMs: n, monitorReadOnlyTimeoutMs: n,
+      workerThreads: n,
+      maxClientConnections: n,
+      connectionMaxAgeMs: n,
+      monitorConnectIntervalMs: n,
+      monitorPingIntervalMs: n,
+      monitorReadOnlyIntervalMs: n,
+      monitorReadOnlyTimeoutMs: n,
     }), (t) => {
       const config = configJson(t);
       for (const name of ['threads', 'max_connections', 'connection_max_age_ms', 'monitor_connect_interval',
