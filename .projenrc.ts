@@ -108,8 +108,16 @@ project.addTask('integ:update', {
   exec: `${INTEG_RUNNER} --update-on-failed --dry-run`,
 });
 
+// A newcomer's `npx projen test` installs the system packages the tests need (MariaDB, libconfig, a C
+// compiler) when it can, or stops at once naming the command to run.
+const testDeps = project.addTask('test:deps', {
+  description: 'Install (or name) the system packages the tests need: mariadb-server, libconfig-dev, gcc',
+  exec: 'test/setup/ensure-deps.sh',
+});
+
 const bundle = project.tasks.tryFind('bundle');
 project.testTask.reset();
+project.testTask.spawn(testDeps);
 if (bundle) {
   // Constructs reference the bundled handlers, so tests need them even without a prior compile.
   project.testTask.spawn(bundle);
@@ -125,10 +133,12 @@ project.addTask('bench', {
   exec: 'ts-node --project tsconfig.dev.json test/dataplane/bench.ts',
 });
 
-project.addTask('demo', {
+const demo = project.addTask('demo', {
   description: 'Synthesize the reference topology into cdk.out and print what would be deployed',
   env: { TS_NODE_TRANSPILE_ONLY: '1' },
-  exec: 'ts-node --project tsconfig.dev.json integ/demo.ts',
 });
+// The constructs reference the bundled handlers (assets/, not committed): a fresh clone has none.
+if (bundle) demo.spawn(bundle);
+demo.exec('ts-node --project tsconfig.dev.json integ/demo.ts');
 
 project.synth();

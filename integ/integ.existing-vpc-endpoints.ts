@@ -9,12 +9,15 @@ import { IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { LambdaDemoApi, ProxySqlBackend, ProxySqlFargate } from '../src';
 import { assertDemoSplitsReadsAndWrites, assertServiceRunsDesiredCount } from './assertions';
 import { referenceVpc } from './topology';
 import { SAFE_SECRET_EXCLUDED_CHARACTERS } from '../src/private/secrets';
 
-const app = new App();
+// No stack traces in the snapshot metadata (creation stacks of every resource, stacks of
+// annotations): they hold the paths of the machine that synthesized it.
+const app = new App({ stackTraces: false, context: { [cxapi.DISABLE_CREATION_STACK_TRACES]: true } });
 
 // --- what the user already has -----------------------------------------------------------------
 const network = new Stack(app, 'ProxySqlExistingNetwork');

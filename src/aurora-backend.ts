@@ -23,7 +23,7 @@ export interface AuroraBackendProps {
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
-   * Number of reader instances besides the writer.
+   * Number of reader instances besides the writer (a number, not a token).
    *
    * @default 1
    */
@@ -42,13 +42,13 @@ export interface AuroraBackendProps {
    */
   readonly serverlessV2?: boolean;
   /**
-   * Serverless v2 minimum capacity (ACU), with `serverlessV2`.
+   * Serverless v2 minimum capacity (ACU), with `serverlessV2` (a number, not a token).
    *
    * @default 0.5
    */
   readonly serverlessV2MinCapacity?: number;
   /**
-   * Serverless v2 maximum capacity (ACU), with `serverlessV2`.
+   * Serverless v2 maximum capacity (ACU), with `serverlessV2` (a number, not a token).
    *
    * @default 4
    */
@@ -147,7 +147,18 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
   constructor(scope: Construct, id: string, props: AuroraBackendProps) {
     super(scope, id);
     const readers = props.readers ?? 1;
-    if (!Token.isUnresolved(readers) && (!Number.isInteger(readers) || readers < 0 || readers > 15)) {
+    // One instance is made per reader at synth time, and aws-cdk-lib checks the serverless capacity
+    // range at synth time: none of these can wait for CloudFormation.
+    for (const [prop, value, why] of [
+      ['readers', props.readers, 'one reader instance is created per unit at synth time'],
+      ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 'aws-cdk-lib checks the capacity range at synth time'],
+      ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 'aws-cdk-lib checks the capacity range at synth time'],
+    ] as const) {
+      if (value !== undefined && Token.isUnresolved(value)) {
+        throw new Error(`AuroraBackend: ${prop} must be a concrete number, not a token: ${why} (got a token)`);
+      }
+    }
+    if (!Number.isInteger(readers) || readers < 0 || readers > 15) {
       throw new Error(`AuroraBackend: readers must be a whole number from 0 to 15 (Aurora's limit) (got ${readers})`);
     }
     if (!props.serverlessV2 && (props.serverlessV2MinCapacity !== undefined || props.serverlessV2MaxCapacity !== undefined)) {
@@ -157,7 +168,7 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 0],
       ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 1],
     ] as const) {
-      if (value !== undefined && !Token.isUnresolved(value) && (value < min || value > 256 || !Number.isInteger(value * 2))) {
+      if (value !== undefined && (value < min || value > 256 || !Number.isInteger(value * 2))) {
         throw new Error(`AuroraBackend: ${prop} must be from ${min} to 256 ACU in steps of 0.5 (got ${value})`);
       }
     }
@@ -174,6 +185,11 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       throw new Error(`AuroraBackend: appUsername must differ from masterUsername (got ${appUsername} for both)`);
     }
 
+    // A database needs no route out: isolated subnets first.
+    if (!props.vpcSubnets && props.vpc.isolatedSubnets.length === 0 && props.vpc.privateSubnets.length === 0) {
+      throw new Error('AuroraBackend: vpcSubnets must select subnets for the cluster, and the VPC has no isolated or private subnets to default to '
+        + `(got a VPC with ${props.vpc.publicSubnets.length} public subnets only)`);
+    }
     const vpcSubnets = props.vpcSubnets ?? {
       subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
     };

@@ -272,6 +272,10 @@ function validPort(prop: string, port: number | undefined): void {
 function validHost(prop: string, host: string | undefined): void {
   check(typeof host === 'string' && host.trim().length > 0, `ProxySqlBackend: ${prop} must be a host name or IP address (got ${JSON.stringify(host)})`);
   if (Token.isUnresolved(host)) return;
+  // "[2001:db8::10]:3306" is how a URL writes an IPv6 address with a port; ProxySQL wants the bare
+  // address, and the many colons would pass the port check below.
+  check(!/[[\]]/.test(host!),
+    `ProxySqlBackend: ${prop} must be a bare IPv6 address, without brackets or port (write 2001:db8::10 and give the port in port) (got ${JSON.stringify(host)})`);
   // A port or scheme in the host is the usual slip ("db:3306", "mysql://db"); IPv6 literals keep
   // their colons, so only a single colon is read as a port.
   check(!/[\s'"`/\\]/.test(host!) && (host!.match(/:/g) ?? []).length !== 1,

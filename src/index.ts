@@ -1,4 +1,5 @@
 export * from './config';
+export * from './endpoint';
 export * from './backend';
 export * from './aurora-backend';
 export * from './proxysql-fargate';

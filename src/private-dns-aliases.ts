@@ -4,7 +4,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
-import { ProxySqlFargate } from './proxysql-fargate';
+import { IProxySqlLoadBalancerProvider } from './endpoint';
 
 /**
  * Properties of `PrivateDnsAliases`.
@@ -12,8 +12,11 @@ import { ProxySqlFargate } from './proxysql-fargate';
 export interface PrivateDnsAliasesProps {
   /** The VPC whose resolver answers for the zone. */
   readonly vpc: ec2.IVpc;
-  /** The proxy the `nlb` name points at. */
-  readonly proxy: ProxySqlFargate;
+  /**
+   * The proxy the `nlb` name points at: a `ProxySqlFargate`, or anything else with a Network Load
+   * Balancer in front of ProxySQL.
+   */
+  readonly proxy: IProxySqlLoadBalancerProvider;
   /**
    * An Aurora cluster: `writer` points at its cluster (writer) endpoint and `reader` at its reader
    * endpoint.

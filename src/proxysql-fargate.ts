@@ -5,7 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
 import { normalizePrivilege } from './bootstrap/privileges';
@@ -13,15 +13,20 @@ import { DEFAULTS as CONFIG_DEFAULTS, ProxySqlConfiguration, RenderedConfig } fr
 import { ConnectionBudget, connectionBudget } from './config/connection-budget';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
-import { IProxySqlEndpointProvider, ProxySqlEndpoint } from './lambda-demo-api/lambda-demo-api';
+import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
+import { CrossStackConnections } from './private/cross-stack-connections';
 import { suppressNag } from './private/nag';
 import { describeSecret, generatedUserSecret, sameSecret } from './private/secrets';
+import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 
 /**
- * The official ProxySQL image we pin. 2.7.3 is the newest release of the 2.7 line, the line whose
- * config-file loading we measured (see the README); the image is multi-arch (amd64 + arm64).
+ * The official ProxySQL image we pin: 2.7.4, the security release of the 2.7 line (2026-10-20). It
+ * fixes a pre-authentication heap overflow in the first MySQL packet, PROXY protocol spoofing, and
+ * bounds checks in the handshake and COM_CHANGE_USER; its notes tell every 2.7 user to upgrade.
+ * The 2.7 line is the one whose config-file loading we measured (see the README); the image is
+ * multi-arch (amd64 + arm64).
  */
-export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.3';
+export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.4';
 
 /**
  * Properties of a `ProxySqlFargate`.
@@ -38,26 +43,31 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly cluster?: ecs.ICluster;
   /**
-   * Subnets for the ProxySQL tasks (they need a route to the image registry, Secrets Manager and
-   * CloudWatch Logs: NAT or VPC endpoints).
+   * Subnets for the ProxySQL tasks and the database bootstrap function: private ones (the tasks get
+   * no public IP address, and a Lambda function cannot use public subnets). They need a route to
+   * the image registry, Secrets Manager and CloudWatch Logs: NAT, or VPC endpoints in isolated
+   * subnets (with an image in ECR: Docker Hub cannot be reached through an endpoint). Synth warns
+   * when they span fewer than two Availability Zones.
    *
-   * @default - the VPC's private subnets with egress
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Subnets for the internal Network Load Balancer.
    *
-   * @default - the VPC's private subnets with egress
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none
    */
   readonly loadBalancerSubnets?: ec2.SubnetSelection;
   /**
-   * Task CPU units. ProxySQL runs one worker thread per vCPU.
+   * Task CPU units. ProxySQL runs one worker thread per vCPU. May be a token (e.g. a
+   * `CfnParameter`) only together with `workerThreads`, which are otherwise computed from it.
    *
    * @default 1024 (1 vCPU)
    */
   readonly cpu?: number;
   /**
-   * Task memory (MiB); must be a combination Fargate offers with `cpu`.
+   * Task memory (MiB); must be a combination Fargate offers with `cpu`. May be a token only
+   * together with `maxClientConnections`, which is otherwise computed from it.
    *
    * @default 2048
    */
@@ -69,19 +79,22 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
   /**
-   * Number of tasks. At least 2 so that a task or an Availability Zone can fail.
+   * Number of tasks. At least 2 so that a task or an Availability Zone can fail. As a token it
+   * needs `maxCapacity` (or a concrete `minCapacity`), which is otherwise computed from it.
    *
    * @default 2
    */
   readonly desiredCount?: number;
   /**
-   * Fewest tasks autoscaling keeps.
+   * Fewest tasks autoscaling keeps. As a token it needs `maxCapacity`, which is otherwise computed
+   * from it.
    *
    * @default - desiredCount
    */
   readonly minCapacity?: number;
   /**
-   * Most tasks autoscaling runs.
+   * Most tasks autoscaling runs. The connection budget divides the database's connections among
+   * this many tasks (doubled during a deployment), so it must be a literal number, not a token.
    *
    * @default - 3 × minCapacity, at least 6
    */
@@ -105,7 +118,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * The ProxySQL container image. It must be built from the official image (it needs `sh`, `proxysql`
    * and the `mysql` client).
    *
-   * @default - `proxysql/proxysql:2.7.3` from Docker Hub
+   * @default - `proxysql/proxysql:2.7.4` (the 2.7 security release) from Docker Hub
    */
   readonly image?: ecs.ContainerImage;
   /**
@@ -153,7 +166,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
   /**
    * How long a stopping task keeps serving in-flight queries after it stops accepting new
    * connections (`PROXYSQL PAUSE`), and how long the load balancer drains a task. At most 110 s
-   * (Fargate's stop timeout is 120 s).
+   * (Fargate's stop timeout is 120 s). Not a token: the container's stop timeout is computed from it.
    *
    * @default Duration.seconds(20)
    */
@@ -225,8 +238,12 @@ function known(value: number | undefined): value is number {
  * creates the database users it needs after deploy, and exposes the usual CDK handles:
  * `proxy.connections.allowDefaultPortFrom(fn)` lets a Lambda function in.
  */
-export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvider {
-  /** Network access to the proxy's listener (default port: the listener port). */
+export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider {
+  /**
+   * Network access to the proxy's listener (default port: the listener port). A peer in another
+   * stack gets its rules in its own stack (unless the proxy's stack depends on that one, e.g. the
+   * VPC's), so `proxy.connections.allowDefaultPortFrom(fn)` works with `fn` in a stack of its own.
+   */
   public readonly connections: ec2.Connections;
   /** Where clients connect. */
   public readonly endpoint: ProxySqlEndpoint;
@@ -238,8 +255,12 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   /** The ProxySQL container. */
   public readonly container: ecs.ContainerDefinition;
-  /** The internal Network Load Balancer. */
-  public readonly loadBalancer: elbv2.NetworkLoadBalancer;
+  /**
+   * The internal Network Load Balancer. Typed as `IProxySqlLoadBalancerProvider` requires (jsii
+   * does not let an implementation narrow a property's type); its L1 resource is
+   * `loadBalancer.node.defaultChild`.
+   */
+  public readonly loadBalancer: elbv2.INetworkLoadBalancer;
   /** The load balancer listener. */
   public readonly listener: elbv2.NetworkListener;
   /** The target group of the tasks. */
@@ -267,6 +288,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly bootstrapResource?: CustomResource;
 
   private readonly trafficPort: number;
+  /** The tasks' security group, for admin and metrics peers that may live in other stacks. */
+  private readonly taskConnections: CrossStackConnections;
   private readonly restApiPort?: number;
 
   constructor(scope: Construct, id: string, props: ProxySqlFargateProps) {
@@ -280,6 +303,16 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const drainTime = props.drainTime ?? Duration.seconds(20);
     const targetCpu = props.targetCpuUtilizationPercent ?? 60;
     validateProps({ cpu, memoryLimitMiB, desiredCount, minCapacity, maxCapacity, listenerPort, drainTime, targetCpu });
+    refuseDerivingFromTokens(props, minCapacity, drainTime);
+    const taskSubnets = props.vpcSubnets
+      ?? defaultPrivateSubnets(props.vpc, 'ProxySqlFargate', 'vpcSubnets', 'its tasks and the database bootstrap function');
+    const loadBalancerSubnets = props.loadBalancerSubnets
+      ?? defaultPrivateSubnets(props.vpc, 'ProxySqlFargate', 'loadBalancerSubnets', 'its internal load balancer');
+    const selectedTaskSubnets = props.vpc.selectSubnets(taskSubnets);
+    if (selectedTaskSubnets.hasPublic) {
+      fail('vpcSubnets', 'must select private subnets (with egress, or isolated with VPC endpoints): the tasks get no public IP address, '
+        + 'and the database bootstrap function (a Lambda function) cannot run in public subnets', 'a selection with public subnets');
+    }
 
     const backend: ProxySqlBackendConfig = props.backend.bind(this);
     const bootstrapOn = props.bootstrap ?? true;
@@ -302,7 +335,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       adminSecret: this.adminSecret,
       monitorSecret: this.monitorSecret,
       defaultUsers: backend.defaultUserSecrets,
-      vcpus: cpu / 1024,
+      // A token stays a token, so that the configuration can refuse to derive workerThreads from it.
+      vcpus: Token.isUnresolved(cpu) ? cpu : cpu / 1024,
       memoryMiB: memoryLimitMiB,
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
       serverMaxConnections: budget.perRow,
@@ -333,20 +367,41 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     });
     this.securityGroup.connections.allowFrom(this.loadBalancerSecurityGroup, ec2.Port.tcp(this.trafficPort),
       'ProxySQL traffic (and health checks) from the load balancer');
+
+    // VPC, database, proxy, clients: each may live in a stack of its own. A rule between security
+    // groups in two stacks goes into the stack that depends on the other (see CrossStackConnections):
+    // a client's stack for client rules, this stack for the database rules.
+    const upstream = (): IConstruct[] => [
+      props.vpc,
+      ...(props.cluster ? [props.cluster] : []),
+      ...(props.adminAccess ?? []),
+      ...(props.adminSecret ? [props.adminSecret] : []),
+      ...(props.monitorSecret ? [props.monitorSecret] : []),
+      ...(props.users ?? []).map((u) => u.secret),
+      ...(backend.connections?.securityGroups ?? []),
+      ...(backend.adminSecret ? [backend.adminSecret] : []),
+      ...(backend.defaultUserSecrets ?? []),
+      ...(backend.dependables ?? []).filter((d): d is IConstruct => Construct.isConstruct(d)),
+    ];
+    this.taskConnections = new CrossStackConnections({ securityGroups: [this.securityGroup] }, upstream);
     for (const [i, group] of (props.adminAccess ?? []).entries()) {
-      this.securityGroup.connections.allowFrom(group, ec2.Port.tcp(rendered.adminPort), `ProxySQL admin from adminAccess[${i}]`);
+      this.taskConnections.allowFrom(group, ec2.Port.tcp(rendered.adminPort), `ProxySQL admin from adminAccess[${i}]`);
       if (this.restApiPort !== undefined) {
-        this.securityGroup.connections.allowFrom(group, ec2.Port.tcp(this.restApiPort), `ProxySQL REST API from adminAccess[${i}]`);
+        this.taskConnections.allowFrom(group, ec2.Port.tcp(this.restApiPort), `ProxySQL REST API from adminAccess[${i}]`);
       }
     }
-    this.connections = new ec2.Connections({
+    this.connections = new CrossStackConnections({
       securityGroups: [this.loadBalancerSecurityGroup],
       defaultPort: ec2.Port.tcp(listenerPort),
-    });
+    }, upstream);
 
     // ---- bootstrap -----------------------------------------------------------------------
-    if (backend.connections && backend.connections.securityGroups.length > 0) {
-      backend.connections.allowFrom(this.securityGroup, ec2.Port.tcp(backend.port), 'ProxySQL tasks');
+    // The database's stack never depends on this one: rules into its groups are made here.
+    const backendConnections = backend.connections
+      ? new CrossStackConnections({ securityGroups: backend.connections.securityGroups })
+      : undefined;
+    if (backendConnections && backendConnections.securityGroups.length > 0) {
+      backendConnections.allowFrom(this.securityGroup, ec2.Port.tcp(backend.port), 'ProxySQL tasks');
     } else {
       Annotations.of(this).addWarningV2('cdk-proxysql:backendNotOpened',
         `The backend has no security group this app can change: admit the ProxySQL tasks' security group (${this.node.path}/SecurityGroup) to the database port yourself`);
@@ -354,7 +409,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     if (bootstrapOn) {
       const bootstrap = new DatabaseBootstrap(this, 'Bootstrap', {
         vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets,
+        vpcSubnets: taskSubnets,
         writerHost: backend.writerEndpoint,
         port: backend.port,
         adminSecret: backend.adminSecret!,
@@ -366,7 +421,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
           grants: u.options.privileges?.map((p) => normalizePrivilege(p.name)),
         })),
         dropUsersOnDelete: props.dropUsersOnDelete ?? false,
-        backendConnections: backend.connections,
+        backendConnections,
         dependencies: backend.dependables,
         tls: backend.tlsWithRdsCertificates ?? false,
       });
@@ -425,11 +480,22 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: 65536, hardLimit: 65536 }],
     });
 
+    if (!props.image && onlyIsolated(props.vpc, selectedTaskSubnets)) {
+      Annotations.of(this).addWarningV2('cdk-proxysql:imageUnreachable',
+        `The tasks run in isolated subnets (no route out), where they cannot pull the default image ${DEFAULT_PROXYSQL_IMAGE} from Docker Hub: `
+        + 'set image to a copy in ECR (ecs.ContainerImage.fromEcrRepository), and give the VPC interface endpoints for ECR, Secrets Manager and CloudWatch Logs');
+    }
+    const zones = new Set(selectedTaskSubnets.availabilityZones);
+    if (!selectedTaskSubnets.isPendingLookup && zones.size < 2) {
+      Annotations.of(this).addWarningV2('cdk-proxysql:singleAvailabilityZone',
+        `The tasks' subnets (vpcSubnets) span ${zones.size} Availability Zone: an outage of that zone stops the proxy; select subnets in at least two zones`);
+    }
+
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       desiredCount,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: taskSubnets,
       securityGroups: [this.securityGroup],
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
@@ -456,7 +522,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
       internetFacing: false,
-      vpcSubnets: props.loadBalancerSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: loadBalancerSubnets,
       crossZoneEnabled: true,
       securityGroups: [this.loadBalancerSecurityGroup],
     });
@@ -518,7 +584,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     if (this.restApiPort === undefined) {
       fail('restApi', 'must be enabled before allowMetricsFrom() can open its port', 'disabled');
     }
-    this.securityGroup.connections.allowFrom(peer, ec2.Port.tcp(this.restApiPort), 'ProxySQL Prometheus metrics');
+    this.taskConnections.allowFrom(peer, ec2.Port.tcp(this.restApiPort), 'ProxySQL Prometheus metrics');
   }
 
   /** Connections the load balancer has open (NLB ActiveFlowCount, average over 1 minute). */
@@ -635,6 +701,24 @@ function backendBudget(scope: Construct, props: ProxySqlFargateProps, backend: P
     fail('maxCapacity', `is too large for the database: the connection budget ${budget}; lower maxCapacity, or raise databaseMaxConnections / maxConnectionsPercent`, maxCapacity);
   }
   return budget;
+}
+
+/**
+ * Numbers the construct computes with at synth time cannot wait for CloudFormation: a token there
+ * would turn into a wrong value without a word (Math.max(6, token) is 6), so it is refused by name.
+ * The configuration refuses `cpu` and `memoryLimitMiB` tokens the same way.
+ */
+function refuseDerivingFromTokens(props: ProxySqlFargateProps, minCapacity: number, drainTime: Duration): void {
+  const token = (prop: string, rule: string) => {
+    throw new Error(`ProxySqlFargate: ${prop} ${rule} (got a token)`);
+  };
+  if (props.maxCapacity === undefined && Token.isUnresolved(minCapacity)) {
+    token(props.minCapacity !== undefined ? 'minCapacity' : 'desiredCount',
+      'may be a token only when maxCapacity is given: the default maxCapacity (3 × minCapacity, at least 6) is computed from it at synth time');
+  }
+  if (drainTime.isUnresolved()) {
+    token('drainTime', 'must be a concrete duration, not a token: the container\'s stop timeout (drainTime + 10 s, at most 120 s) and the 110 s limit are computed at synth time');
+  }
 }
 
 function monitorMode(privileges: MonitorPrivileges): MonitorPrivilegeMode {

@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -181,6 +181,24 @@ describe('AuroraBackend validation', () => {
   test('GIVEN serverless capacity 0 (scale to zero) to 2 THEN it is accepted', () => {
     make({ serverlessV2: true, serverlessV2MinCapacity: 0, serverlessV2MaxCapacity: 2 }).template
       .hasResourceProperties('AWS::RDS::DBCluster', { ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2 } });
+  });
+
+  test.each([
+    ['readers', { readers: Token.asNumber(Fn.ref('Readers')) }, 'one reader instance is created per unit at synth time'],
+    ['serverlessV2MinCapacity', { serverlessV2: true, serverlessV2MinCapacity: Token.asNumber(Fn.ref('Min')) }, 'aws-cdk-lib checks the capacity range at synth time'],
+    ['serverlessV2MaxCapacity', { serverlessV2: true, serverlessV2MaxCapacity: Token.asNumber(Fn.ref('Max')) }, 'aws-cdk-lib checks the capacity range at synth time'],
+  ])('GIVEN %s as a token THEN it fails naming the prop (no silent fallback)', (prop, props, why) => {
+    expect(() => make(props)).toThrow(`AuroraBackend: ${prop} must be a concrete number, not a token: ${why} (got a token)`);
+  });
+
+  test('GIVEN backupRetention as a token THEN it reaches the cluster', () => {
+    const { template } = make({ backupRetention: Duration.days(Token.asNumber(Fn.ref('Days'))) });
+    template.hasResourceProperties('AWS::RDS::DBCluster', { BackupRetentionPeriod: { Ref: 'Days' } });
+  });
+
+  test('GIVEN a VPC with public subnets only THEN it fails naming vpcSubnets', () => {
+    expect(() => make({}, { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }] }))
+      .toThrow('AuroraBackend: vpcSubnets must select subnets for the cluster, and the VPC has no isolated or private subnets to default to (got a VPC with 2 public subnets only)');
   });
 
   test('GIVEN instanceType with serverlessV2 THEN it fails naming instanceType', () => {

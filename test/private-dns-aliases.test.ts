@@ -1,9 +1,10 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { AuroraBackend, PrivateDnsAliases, PrivateDnsAliasesProps, ProxySqlFargate } from '../src';
+import { AuroraBackend, IProxySqlLoadBalancerProvider, PrivateDnsAliases, PrivateDnsAliasesProps, ProxySqlFargate } from '../src';
 
 function setup(readers = 1) {
   const stack = new Stack(new App(), 'Test');
@@ -81,6 +82,12 @@ describe('PrivateDnsAliases options', () => {
     expect([dns.proxyName, dns.writerName, dns.readerName]).toEqual(['mysql.db.example.internal', 'primary.db.example.internal', 'replicas.db.example.internal']);
   });
 
+  test('GIVEN a TTL as a token THEN the CNAMEs carry the reference', () => {
+    const { stack, vpc, db, proxy } = setup();
+    new PrivateDnsAliases(stack, 'Dns', { vpc, proxy, cluster: db.cluster, ttl: Duration.seconds(Token.asNumber({ Ref: 'Ttl' })) });
+    expect(records(Template.fromStack(stack), 'CNAME').map((r) => r.TTL)).toEqual([{ Ref: 'Ttl' }, { Ref: 'Ttl' }]);
+  });
+
   test('GIVEN an existing zone THEN records go into it and no zone is made', () => {
     const { stack, vpc, db, proxy } = setup();
     const zone = new route53.PrivateHostedZone(stack, 'Existing', { zoneName: 'corp.internal', vpc });
@@ -112,6 +119,24 @@ describe('PrivateDnsAliases options', () => {
     const template = Template.fromStack(other.stack);
     template.resourceCountIs('AWS::Route53::RecordSet', 1);
     expect([nlbOnly.writerName, nlbOnly.readerName]).toEqual([undefined, undefined]);
+  });
+
+  test('GIVEN any load balancer provider (not a ProxySqlFargate) THEN nlb is an alias to its load balancer', () => {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
+    // ProxySQL run some other way, behind a Network Load Balancer made elsewhere.
+    const proxy: IProxySqlLoadBalancerProvider = {
+      loadBalancer: elbv2.NetworkLoadBalancer.fromNetworkLoadBalancerAttributes(stack, 'Nlb', {
+        loadBalancerArn: 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/proxysql/0123456789abcdef',
+        loadBalancerDnsName: 'proxysql-0123456789abcdef.elb.eu-west-1.amazonaws.com',
+        loadBalancerCanonicalHostedZoneId: 'Z2IFOLAFXWLO4F',
+      }),
+    };
+    new PrivateDnsAliases(stack, 'Dns', { vpc, proxy });
+    expect(records(Template.fromStack(stack), 'A')).toEqual([expect.objectContaining({
+      Name: 'nlb.proxysql.local.',
+      AliasTarget: { DNSName: 'dualstack.proxysql-0123456789abcdef.elb.eu-west-1.amazonaws.com', HostedZoneId: 'Z2IFOLAFXWLO4F' },
+    })]);
   });
 
   test('GIVEN an imported cluster with a reader endpoint THEN the reader record points at it', () => {

@@ -1,6 +1,7 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -101,7 +102,7 @@ describe('ProxySqlFargate service', () => {
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [Match.objectLike({
         Name: 'proxysql',
-        Image: 'proxysql/proxysql:2.7.3',
+        Image: 'proxysql/proxysql:2.7.4',
         Command: ['sh', '-c', Match.stringLikeRegexp('exec|proxysql')],
         HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', Match.anyValue()] }),
         StopTimeout: 40,
@@ -575,5 +576,181 @@ describe('ProxySqlFargate replication lag (maxReplicationLag)', () => {
     const n = new CfnParameter(f.stack, 'Lag', { type: 'Number' }).valueAsNumber;
     expect(() => new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend: f.db, maxReplicationLag: Duration.seconds(n) }))
       .toThrow(/maxReplicationLag must be a literal duration \(got "a token"\)/);
+  });
+});
+
+describe('ProxySqlFargate numeric props as tokens', () => {
+  /** A proxy built with a CfnParameter of type Number (`N`) in some props. */
+  function withToken(build: (n: number) => Partial<ProxySqlFargateProps>): Template {
+    const f = fixture();
+    const n = new CfnParameter(f.stack, 'N', { type: 'Number' }).valueAsNumber;
+    new ProxySqlFargate(f.stack, 'Proxy', { vpc: f.vpc, backend: f.db, ...build(n) });
+    return Template.fromStack(f.stack);
+  }
+  const N = { Ref: 'N' };
+  /** The rendered ProxySQL configuration as JSON text (a Fn::Join when it holds a token). */
+  const configJson = (t: Template) => JSON.stringify(Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0]
+    .Properties.ContainerDefinitions[0].Environment.find((e: { Name: string }) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE').Value);
+
+  test.each<[string, (n: number) => Partial<ProxySqlFargateProps>, RegExp]>([
+    ['cpu without workerThreads', (n) => ({ cpu: n }),
+      /^ProxySqlFargate: cpu may be a token only when workerThreads is given: the default workerThreads \(one per vCPU\) is computed from it at synth time \(got a token\)$/],
+    ['memoryLimitMiB without maxClientConnections', (n) => ({ memoryLimitMiB: n }),
+      /^ProxySqlFargate: memoryLimitMiB may be a token only when maxClientConnections is given: .* \(got a token\)$/],
+    ['desiredCount without maxCapacity', (n) => ({ desiredCount: n }),
+      /^ProxySqlFargate: desiredCount may be a token only when maxCapacity is given: the default maxCapacity \(3 × minCapacity, at least 6\) is computed from it at synth time \(got a token\)$/],
+    ['minCapacity without maxCapacity', (n) => ({ minCapacity: n, desiredCount: 2 }),
+      /^ProxySqlFargate: minCapacity may be a token only when maxCapacity is given: .* \(got a token\)$/],
+    ['drainTime', (n) => ({ drainTime: Duration.seconds(n) }),
+      /^ProxySqlFargate: drainTime must be a concrete duration, not a token: the container's stop timeout \(drainTime \+ 10 s, at most 120 s\) .* \(got a token\)$/],
+    ['writerHostgroup', (n) => ({ writerHostgroup: n }),
+      /^ProxySqlFargate: writerHostgroup must be a concrete number, not a token: hostgroup ids are compared at synth time .* \(got a token\)$/],
+    ['readerHostgroup', (n) => ({ readerHostgroup: n }), /^ProxySqlFargate: readerHostgroup must be a concrete number, not a token/],
+  ])('refuses a token in %s, naming the prop', (_, build, message) => {
+    expect(() => withToken(build)).toThrow(message);
+  });
+
+  test.each<[string, (n: number) => Partial<ProxySqlFargateProps>, (t: Template) => void]>([
+    ['cpu with workerThreads', (n) => ({ cpu: n, workerThreads: 2 }), (t) => {
+      t.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: N });
+      expect(configJson(t)).toContain('threads=2');
+    }],
+    ['memoryLimitMiB with maxClientConnections', (n) => ({ memoryLimitMiB: n, maxClientConnections: 4000 }), (t) => {
+      t.hasResourceProperties('AWS::ECS::TaskDefinition', { Memory: N });
+      expect(configJson(t)).toContain('max_connections=4000');
+    }],
+    ['desiredCount with maxCapacity', (n) => ({ desiredCount: n, maxCapacity: 8 }), (t) => {
+      t.hasResourceProperties('AWS::ECS::Service', { DesiredCount: N });
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: N, MaxCapacity: 8 });
+    }],
+    ['minCapacity with maxCapacity', (n) => ({ minCapacity: n, maxCapacity: 8 }), (t) => {
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: N, MaxCapacity: 8 });
+    }],
+    ['targetCpuUtilizationPercent', (n) => ({ targetCpuUtilizationPercent: n }), (t) => {
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: N }),
+      });
+    }],
+    ['listenerPort', (n) => ({ listenerPort: n }), (t) => {
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: N });
+    }],
+    ['trafficPort', (n) => ({ trafficPort: n }), (t) => {
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: N, HealthCheckPort: N });
+      expect(configJson(t)).toContain('interfaces=\\"0.0.0.0:",{"Ref":"N"}');
+    }],
+    ['the monitor and pool settings', (n) => ({
+      workerThreads: n,
+      maxClientConnections: n,
+      connectionMaxAgeMs: n,
+      monitorConnectIntervalMs: n,
+      monitorPingIntervalMs: n,
+      monitorReadOnlyIntervalMs: n,
+      monitorReadOnlyTimeoutMs: n,
+    }), (t) => {
+      const config = configJson(t);
+      for (const name of ['threads', 'max_connections', 'connection_max_age_ms', 'monitor_connect_interval',
+        'monitor_ping_interval', 'monitor_read_only_interval', 'monitor_read_only_timeout']) {
+        expect(config).toContain(`${name}=",{"Ref":"N"}`);
+      }
+    }],
+  ])('takes a token in %s and renders the reference', (_, build, check) => {
+    const template = withToken(build);
+    check(template);
+    // No token leaked as the huge negative number CDK encodes it with.
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/e\+\d{3}/);
+  });
+});
+
+describe('ProxySqlFargate subnets', () => {
+  /** A proxy in a VPC made of the given subnet types, in `maxAzs` zones. */
+  function inVpc(types: ec2.SubnetType[], extra: Partial<ProxySqlFargateProps> = {}, maxAzs = 2) {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      maxAzs,
+      natGateways: types.includes(ec2.SubnetType.PRIVATE_WITH_EGRESS) ? 1 : 0,
+      subnetConfiguration: types.map((subnetType) => ({ name: subnetType.toString().replace(/_/g, ''), subnetType })),
+    });
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.internal', port: 3306 },
+      adminSecret: new secretsmanager.Secret(stack, 'Admin'),
+      appUserSecrets: [new secretsmanager.Secret(stack, 'App')],
+    });
+    const build = () => new ProxySqlFargate(stack, 'Proxy', { vpc, backend, ...extra });
+    return { stack, vpc, build };
+  }
+  const idsOf = (subnets: ec2.ISubnet[], stack: Stack) => subnets.map((s) => stack.resolve(s.subnetId));
+
+  test('GIVEN a VPC with isolated subnets only THEN tasks, load balancer and bootstrap function default to them', () => {
+    const { stack, vpc, build } = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    build();
+    const template = Template.fromStack(stack);
+    const isolated = idsOf(vpc.isolatedSubnets, stack);
+    template.hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: Match.arrayEquals(isolated) }) },
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Subnets: Match.arrayEquals(isolated) });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('ProxySQL monitor and application users'),
+      VpcConfig: Match.objectLike({ SubnetIds: Match.arrayEquals(isolated) }),
+    });
+  });
+
+  test('GIVEN isolated subnets and the default image THEN synth warns, naming image; with an ECR image it does not', () => {
+    const withDefault = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    withDefault.build();
+    Annotations.fromStack(withDefault.stack).hasWarning('/Test/Proxy',
+      Match.stringLikeRegexp('cannot pull the default image proxysql/proxysql:2.7.4 from Docker Hub: set image to a copy in ECR'));
+
+    const mirrored = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    const repository = ecr.Repository.fromRepositoryName(mirrored.stack, 'Mirror', 'proxysql');
+    new ProxySqlFargate(mirrored.stack, 'Proxy', {
+      vpc: mirrored.vpc,
+      backend: ProxySqlBackend.fromEndpoints({ writer: { host: 'db.internal', port: 3306 } }),
+      bootstrap: false,
+      users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(mirrored.stack, 'User'))],
+      image: ecs.ContainerImage.fromEcrRepository(repository, '2.7.4'),
+    });
+    Annotations.fromStack(mirrored.stack).hasNoWarning('/Test/Proxy', Match.stringLikeRegexp('cannot pull'));
+  });
+
+  test('GIVEN private subnets with egress and isolated ones THEN the tasks prefer those with egress, and nothing warns about the image', () => {
+    const { stack, vpc, build } = inVpc([ec2.SubnetType.PUBLIC, ec2.SubnetType.PRIVATE_WITH_EGRESS, ec2.SubnetType.PRIVATE_ISOLATED]);
+    build();
+    Template.fromStack(stack).hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: Match.arrayEquals(idsOf(vpc.privateSubnets, stack)) }) },
+    });
+    Annotations.fromStack(stack).hasNoWarning('/Test/Proxy', Match.stringLikeRegexp('cannot pull|Availability Zone'));
+  });
+
+  test('GIVEN a VPC with public subnets only THEN it fails naming vpcSubnets', () => {
+    const { build } = inVpc([ec2.SubnetType.PUBLIC]);
+    expect(build).toThrow('ProxySqlFargate: vpcSubnets must select private subnets for its tasks and the database bootstrap function, '
+      + 'and the VPC has none to default to: add private subnets (with egress, or isolated with VPC endpoints) to the VPC and select them '
+      + 'with vpcSubnets (got a VPC with 2 public and no private or isolated subnets)');
+  });
+
+  test('GIVEN task subnets of its own but a VPC without private subnets THEN the load balancer default fails naming loadBalancerSubnets', () => {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }] });
+    const subnets = ['a', 'b'].map((az) => ec2.Subnet.fromSubnetAttributes(stack, `Private${az}`, { subnetId: `subnet-0${az}`, availabilityZone: `eu-west-1${az}` }));
+    expect(() => new ProxySqlFargate(stack, 'Proxy', {
+      vpc,
+      vpcSubnets: { subnets },
+      backend: ProxySqlBackend.fromEndpoints({ writer: { host: 'db.internal', port: 3306 } }),
+      bootstrap: false,
+      users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(stack, 'User'))],
+    })).toThrow(/^ProxySqlFargate: loadBalancerSubnets must select private subnets for its internal load balancer, and the VPC has none to default to: .* \(got a VPC with 2 public and no private or isolated subnets\)$/);
+  });
+
+  test('GIVEN tasks in public subnets THEN it fails naming vpcSubnets (no public IP, and the bootstrap Lambda cannot run there)', () => {
+    const { build } = inVpc([ec2.SubnetType.PUBLIC, ec2.SubnetType.PRIVATE_ISOLATED], { vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } });
+    expect(build).toThrow(/^ProxySqlFargate: vpcSubnets must select private subnets \(with egress, or isolated with VPC endpoints\): the tasks get no public IP address, and the database bootstrap function \(a Lambda function\) cannot run in public subnets \(got a selection with public subnets\)$/);
+  });
+
+  test('GIVEN tasks in one Availability Zone THEN synth warns, naming vpcSubnets', () => {
+    const { stack, build } = inVpc([ec2.SubnetType.PRIVATE_ISOLATED], { image: ecs.ContainerImage.fromRegistry('example.com/proxysql:2.7.4') }, 1);
+    build();
+    Annotations.fromStack(stack).hasWarning('/Test/Proxy',
+      Match.stringLikeRegexp("The tasks' subnets \\(vpcSubnets\\) span 1 Availability Zone: an outage of that zone stops the proxy"));
   });
 });

@@ -50,9 +50,15 @@ export interface ProxySqlConfigurationProps {
   readonly monitorSecret: secretsmanager.ISecret;
   /** Users to configure when `options.users` is empty (e.g. the backend's app user). */
   readonly defaultUsers?: secretsmanager.ISecret[];
-  /** vCPUs of the task (0.25 and up). */
+  /**
+   * vCPUs of the task (0.25 and up). A token (the task's `cpu` given as one) is accepted only with
+   * `workerThreads`, which are otherwise computed from it.
+   */
   readonly vcpus: number;
-  /** Memory of the task in MiB. */
+  /**
+   * Memory of the task in MiB. A token is accepted only with `maxClientConnections`, which is
+   * otherwise computed from it.
+   */
   readonly memoryMiB: number;
   /**
    * Backend connections one task may open on one hostgroup row of a server (the connection
@@ -112,6 +118,9 @@ export const DEFAULTS = {
   minClientConnections: 256,
   maxClientConnections: 100_000,
 };
+
+/** Why a hostgroup id cannot be a token. */
+const HOSTGROUP_TOKEN = 'must be a concrete number, not a token: hostgroup ids are compared at synth time (writer and readers must differ; users and rules must name one of them)';
 
 /** Typed mysql variables that the raw escape hatch may not override, with the prop to use instead. */
 const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
@@ -184,6 +193,16 @@ export class ProxySqlConfiguration {
     throw new Error(`${this.ctx}: ${path} ${rule} (got ${shown})`);
   }
 
+  /**
+   * A number the configuration compares or computes with at synth time cannot wait for
+   * CloudFormation: refuse a token by name rather than render a wrong value.
+   */
+  private concrete(path: string, value: number | undefined, rule: string): void {
+    if (value !== undefined && Token.isUnresolved(value)) {
+      throw new Error(`${this.ctx}: ${path} ${rule} (got a token)`);
+    }
+  }
+
   private int(path: string, value: number | undefined, min: number, max: number): void {
     if (value === undefined || Token.isUnresolved(value)) return;
     if (!Number.isInteger(value) || value < min || value > max) {
@@ -204,6 +223,8 @@ export class ProxySqlConfiguration {
   private validate(): void {
     const o = this.props.options;
     const t = this.props.topology;
+    this.concrete('writerHostgroup', o.writerHostgroup, HOSTGROUP_TOKEN);
+    this.concrete('readerHostgroup', o.readerHostgroup, HOSTGROUP_TOKEN);
     this.int('writerHostgroup', o.writerHostgroup, 0, 2147483647);
     this.int('readerHostgroup', o.readerHostgroup, 0, 2147483647);
     if (this.writerHg === this.readerHg) {
@@ -249,6 +270,12 @@ export class ProxySqlConfiguration {
     this.int('monitorReadOnlyTimeoutMs', o.monitorReadOnlyTimeoutMs, 100, 600_000);
     if (!Token.isUnresolved(this.props.vcpus) && !(this.props.vcpus > 0)) this.fail('cpu', 'must be positive', this.props.vcpus);
     if (!Token.isUnresolved(this.props.memoryMiB) && !(this.props.memoryMiB > 0)) this.fail('memoryLimitMiB', 'must be positive', this.props.memoryMiB);
+    if (o.workerThreads === undefined) {
+      this.concrete('cpu', this.props.vcpus, 'may be a token only when workerThreads is given: the default workerThreads (one per vCPU) is computed from it at synth time');
+    }
+    if (o.maxClientConnections === undefined) {
+      this.concrete('memoryLimitMiB', this.props.memoryMiB, 'may be a token only when maxClientConnections is given: the default maxClientConnections is computed from it at synth time');
+    }
 
     // Topology
     this.server('topology.writer', t.writer);
@@ -271,7 +298,8 @@ export class ProxySqlConfiguration {
       this.int('topology.auroraDiscovery.newReaderWeight', a.newReaderWeight, 0, 10_000_000);
       this.int('topology.auroraDiscovery.addLagMs', a.addLagMs, 0, 600_000);
       this.int('topology.auroraDiscovery.minLagMs', a.minLagMs, 0, 600_000);
-      if (a.checkTimeoutMs !== undefined && a.checkIntervalMs !== undefined && a.checkTimeoutMs >= a.checkIntervalMs) {
+      if (a.checkTimeoutMs !== undefined && a.checkIntervalMs !== undefined
+        && !Token.isUnresolved(a.checkTimeoutMs) && !Token.isUnresolved(a.checkIntervalMs) && a.checkTimeoutMs >= a.checkIntervalMs) {
         this.fail('topology.auroraDiscovery.checkTimeoutMs', `must be less than checkIntervalMs (${a.checkIntervalMs})`, a.checkTimeoutMs);
       }
     }
@@ -288,6 +316,7 @@ export class ProxySqlConfiguration {
       seen.set(key, u.path);
       this.int(`${u.path}.maxConnections`, u.options.maxConnections, 1, 10_000_000);
       const hg = u.options.defaultHostgroup;
+      this.concrete(`${u.path}.defaultHostgroup`, hg, HOSTGROUP_TOKEN);
       if (hg !== undefined && !Token.isUnresolved(hg) && hg !== this.writerHg && hg !== this.readerHg) {
         this.fail(`${u.path}.defaultHostgroup`, `must be the writer (${this.writerHg}) or reader (${this.readerHg}) hostgroup`, hg);
       }
@@ -338,6 +367,9 @@ export class ProxySqlConfiguration {
 
   private server(path: string, s: ProxySqlServer): void {
     if (!Token.isUnresolved(s.host) && s.host.trim() === '') this.fail(`${path}.host`, 'must not be empty', s.host);
+    if (!Token.isUnresolved(s.host) && (/[[\]\s/]/.test(s.host) || (s.host.match(/:/g) ?? []).length === 1)) {
+      this.fail(`${path}.host`, 'must be a bare host name or IP address (no brackets, port, scheme or spaces; the port goes in port)', s.host);
+    }
     this.sqlSafe(`${path}.host`, s.host, '"');
     this.int(`${path}.port`, s.port, 1, 65535);
     this.int(`${path}.weight`, s.weight, 0, 10_000_000);
@@ -348,6 +380,7 @@ export class ProxySqlConfiguration {
     if (!d) return;
     if (d.kind === 'hostgroup') {
       const id = d.hostgroupId!;
+      this.concrete(`${path} (RuleDestination.hostgroup)`, id, HOSTGROUP_TOKEN);
       if (!Token.isUnresolved(id) && id !== this.writerHg && id !== this.readerHg) {
         this.fail(path, `must be a known hostgroup: writer ${this.writerHg} or readers ${this.readerHg}`, id);
       }

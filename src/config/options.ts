@@ -20,13 +20,13 @@ export interface ProxySqlConfigOptions {
   readonly queryRules?: QueryRules;
 
   /**
-   * Hostgroup id of the writer.
+   * Hostgroup id of the writer. Not a token: hostgroup ids are compared at synth time.
    * @default 10
    */
   readonly writerHostgroup?: number;
 
   /**
-   * Hostgroup id of the readers.
+   * Hostgroup id of the readers. Not a token: hostgroup ids are compared at synth time.
    * @default 20
    */
   readonly readerHostgroup?: number;

@@ -7,7 +7,10 @@ export class RuleDestination {
   /** The reader hostgroup (plain reads). Falls back to the writer when the backend has no readers. */
   public static readonly READERS = new RuleDestination('readers');
 
-  /** A hostgroup by id; it must be the writer or the reader hostgroup of the configuration. */
+  /**
+   * A hostgroup by id; it must be the writer or the reader hostgroup of the configuration (checked
+   * at synth time, so not a token).
+   */
   public static hostgroup(id: number): RuleDestination {
     return new RuleDestination('hostgroup', id);
   }

@@ -73,7 +73,8 @@ export interface ProxySqlUserOptions {
   readonly maxConnections?: number;
 
   /**
-   * Hostgroup a query goes to when no query rule sends it elsewhere (`default_hostgroup`).
+   * Hostgroup a query goes to when no query rule sends it elsewhere (`default_hostgroup`). Not a
+   * token: it is checked against the writer and reader hostgroups at synth time.
    * @default - the writer hostgroup: anything the rules do not recognise as a plain read is safe on the writer
    */
   readonly defaultHostgroup?: number;

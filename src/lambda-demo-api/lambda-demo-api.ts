@@ -8,26 +8,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DemoFunction } from './demo-function';
+import { IProxySqlEndpointProvider } from '../endpoint';
 import { suppressNag, suppressVpcLambdaRoleNag } from '../private/nag';
-
-/**
- * Something applications reach ProxySQL through: its network access (`connections`, whose default
- * port is the client port) and the host name and port to connect to.
- *
- * `ProxySqlFargate` implements it; so can anything else that fronts ProxySQL.
- */
-export interface IProxySqlEndpointProvider extends ec2.IConnectable {
-  /** Where clients connect (for `ProxySqlFargate`, the internal NLB's DNS name and listener port). */
-  readonly endpoint: ProxySqlEndpoint;
-}
-
-/** Where clients reach a proxy. */
-export interface ProxySqlEndpoint {
-  /** Host name clients connect to. */
-  readonly hostname: string;
-  /** Port clients connect to (MySQL protocol). */
-  readonly port: number;
-}
+import { defaultPrivateSubnets } from '../private/subnets';
 
 /** Properties of `LambdaDemoApi`. */
 export interface LambdaDemoApiProps {
@@ -37,7 +20,7 @@ export interface LambdaDemoApiProps {
   /**
    * Where in the VPC the function runs.
    *
-   * @default - the VPC's private subnets with egress (Secrets Manager is reached through NAT or a VPC endpoint)
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none (Secrets Manager is then reached through a VPC endpoint)
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
 
@@ -143,7 +126,7 @@ export class LambdaDemoApi extends Construct {
     const fn = new DemoFunction(this, 'Function', {
       description: 'cdk-proxysql demo: writes and reads through ProxySQL and reports which server served each',
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, 'LambdaDemoApi', 'vpcSubnets', 'its function'),
       // The bundle is plain JavaScript (mysql2 has no native parts), so Graviton costs less for the same work.
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -160,12 +143,12 @@ export class LambdaDemoApi extends Construct {
     this.function = fn;
 
     props.userSecret.grantRead(fn);
-    if (props.proxy.connections.defaultPort) {
-      props.proxy.connections.allowDefaultPortFrom(fn, 'cdk-proxysql demo function');
-    } else {
-      // Without a default port on the proxy's connections, the endpoint's port is the one to open.
-      props.proxy.connections.allowFrom(fn, ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
-    }
+    // Opened from the function's side: when the demo lives in a stack of its own, aws-cdk-lib then
+    // puts the rules in the demo's stack (remoteRule), which depends on the proxy's anyway (the
+    // endpoint); opened from the proxy's side they would land in the proxy's stack: a cycle. Without
+    // a default port on the proxy's connections, the endpoint's port is the one to open.
+    fn.connections.allowTo(props.proxy,
+      props.proxy.connections.defaultPort ?? ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
 
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'cdk-proxysql demo: GET / writes and reads through ProxySQL',

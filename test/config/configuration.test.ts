@@ -238,6 +238,9 @@ describe('validation', () => {
     ['memory', () => make({}, PLAIN, { memoryMiB: -1 }), /memoryLimitMiB must be positive/],
     ['empty writer host', () => make({}, { writer: { host: ' ' } }), /topology.writer.host must not be empty/],
     ['quote in host', () => make({}, { writer: { host: 'a"b' } }), /topology.writer.host must not contain "/],
+    ['bracketed IPv6 host with a port', () => make({}, { writer: { host: '[2001:db8::10]:3306' } }),
+      /topology.writer.host must be a bare host name or IP address \(no brackets, port, scheme or spaces; the port goes in port\) \(got "\[2001:db8::10\]:3306"\)/],
+    ['host with a port', () => make({}, { writer: { host: 'w' }, readers: [{ host: 'replica:3306' }] }), /topology.readers\[0\].host must be a bare host name or IP address/],
     ['reader port', () => make({}, { writer: { host: 'w' }, readers: [{ host: 'r', port: 0 }] }), /topology.readers\[0\].port must be an integer from 1 to 65535 \(got 0\)/],
     ['server weight', () => make({}, { writer: { host: 'w', weight: -1 } }), /topology.writer.weight must be/],
     ['server max connections', () => make({}, { writer: { host: 'w', maxConnections: 20000 } }), /topology.writer.maxConnections must be an integer from 0 to 10000/],
@@ -282,8 +285,40 @@ describe('validation', () => {
     expect(fn).toThrow(message);
   });
 
+  test('bare IPv6 hosts are accepted', () => {
+    expect(() => make({}, { writer: { host: '2001:db8::10' }, readers: [{ host: '::1' }] })).not.toThrow();
+  });
+
   test('context prefixes every message', () => {
     expect(() => make({ workerThreads: 0 }, PLAIN, { context: 'MyProxy' })).toThrow(/^MyProxy: workerThreads/);
+  });
+
+  test('hostgroup ids given as tokens are refused by name: they are compared at synth time', () => {
+    const hg = Token.asNumber(Fn.ref('Hostgroup'));
+    const app = () => s().app;
+    expect(() => make({ users: [ProxySqlUser.fromSecret(app(), { defaultHostgroup: hg })] }))
+      .toThrow(/^ProxySqlFargate: users\[0\].defaultHostgroup must be a concrete number, not a token: hostgroup ids are compared at synth time .* \(got a token\)$/);
+    expect(() => make(rule({ destination: RuleDestination.hostgroup(hg) })))
+      .toThrow(/^ProxySqlFargate: queryRules.before\[0\].destination \(RuleDestination.hostgroup\) must be a concrete number, not a token/);
+    expect(() => make(rule({ mirror: RuleDestination.hostgroup(hg) })))
+      .toThrow(/^ProxySqlFargate: queryRules.before\[0\].mirror \(RuleDestination.hostgroup\) must be a concrete number, not a token/);
+    expect(() => make({ writerHostgroup: hg })).toThrow(/^ProxySqlFargate: writerHostgroup must be a concrete number, not a token/);
+    expect(() => make({ readerHostgroup: hg })).toThrow(/^ProxySqlFargate: readerHostgroup must be a concrete number, not a token/);
+  });
+
+  test('task sizes given as tokens are refused unless the values derived from them are given', () => {
+    const cpu = Token.asNumber(Fn.ref('Cpu'));
+    const memory = Token.asNumber(Fn.ref('Memory'));
+    expect(() => make({}, PLAIN, { vcpus: cpu })).toThrow(/^ProxySqlFargate: cpu may be a token only when workerThreads is given/);
+    expect(() => make({}, PLAIN, { memoryMiB: memory })).toThrow(/^ProxySqlFargate: memoryLimitMiB may be a token only when maxClientConnections is given/);
+    const cfg = parsed(make({ workerThreads: 3, maxClientConnections: 500 }, PLAIN, { vcpus: cpu, memoryMiB: memory }));
+    expect(cfg.mysql_variables).toMatchObject({ threads: 3, max_connections: 500 });
+  });
+
+  test('an Aurora check interval given as a token is not compared with a concrete timeout', () => {
+    const interval = Token.asNumber(Fn.ref('Interval'));
+    expect(() => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkIntervalMs: interval, checkTimeoutMs: 800 } })).not.toThrow();
+    expect(() => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkIntervalMs: 1000, checkTimeoutMs: interval } })).not.toThrow();
   });
 
   test('unresolved numbers and strings are not validated', () => {

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 // re2js is a port of RE2, the engine ProxySQL runs match_digest with; JavaScript's RegExp differs.
@@ -10,7 +11,8 @@ import { findUnsupportedRe2Construct } from '../../src/config/re2-check';
 import { parseLibconfig } from '../fixtures/libconfig';
 
 interface Sample { sql: string; digest_text: string; expected: 'reader' | 'writer'; why: string }
-const SAMPLES: Sample[] = JSON.parse(fs.readFileSync('/work/shared/proxysql-digests.json', 'utf8')).samples;
+// Recorded by a real ProxySQL 2.7.1; the fixture's "source" field says where it comes from.
+const SAMPLES: Sample[] = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'proxysql-digests.json'), 'utf8')).samples;
 
 type Rule = { [k: string]: string | number };
 

@@ -4,7 +4,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { IProxySqlEndpointProvider, LambdaDemoApi, LambdaDemoApiProps } from '../../src/lambda-demo-api/lambda-demo-api';
+import { IProxySqlEndpointProvider } from '../../src/endpoint';
+import { LambdaDemoApi, LambdaDemoApiProps } from '../../src/lambda-demo-api/lambda-demo-api';
 
 /** What ProxySqlFargate offers the demo: a security group with the client port as default, and an endpoint. */
 class StandInProxy implements IProxySqlEndpointProvider {
@@ -195,10 +196,39 @@ describe('LambdaDemoApi', () => {
       `LambdaDemoApi: databaseName must be 1-64 characters of letters, digits, '_' or '$' (got ${JSON.stringify(databaseName)})`);
   });
 
+  test('in a VPC with isolated subnets only the function defaults to them; with public subnets only it fails naming vpcSubnets', () => {
+    const demoIn = (subnetType: ec2.SubnetType) => {
+      const stack = new Stack(new App(), 'Demo');
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'only', subnetType }] });
+      const proxy = new StandInProxy(stack, vpc, { defaultPort: ec2.Port.tcp(3306) });
+      const userSecret = new secretsmanager.Secret(stack, 'AppUser');
+      new LambdaDemoApi(stack, 'DemoApi', { vpc, proxy, userSecret });
+      return { stack, vpc };
+    };
+    const { stack, vpc } = demoIn(ec2.SubnetType.PRIVATE_ISOLATED);
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: Match.objectLike({ SubnetIds: Match.arrayEquals(vpc.isolatedSubnets.map((s) => stack.resolve(s.subnetId))) }),
+    });
+    expect(() => demoIn(ec2.SubnetType.PUBLIC)).toThrow(/^LambdaDemoApi: vpcSubnets must select private subnets for its function, and the VPC has none to default to: /);
+  });
+
   test('a token databaseName is not validated at synth', () => {
     const { template } = build({ databaseName: Token.asString({ Ref: 'DbNameParam' }) });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ DB_NAME: { Ref: 'DbNameParam' } }) },
+    });
+  });
+
+  test('token throttling limits and a token proxy port reach the stage and the environment', () => {
+    const { template } = build({
+      throttlingRateLimit: Token.asNumber({ Ref: 'Rate' }),
+      throttlingBurstLimit: Token.asNumber({ Ref: 'Burst' }),
+    }, { defaultPort: ec2.Port.tcp(3306), port: Token.asNumber({ Ref: 'ProxyPort' }) });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: { Ref: 'Rate' }, ThrottlingBurstLimit: { Ref: 'Burst' } }),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DB_PORT: { Ref: 'ProxyPort' } }) },
     });
   });
 
