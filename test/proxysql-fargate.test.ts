@@ -463,8 +463,12 @@ describe('ProxySqlFargate connection budget', () => {
   test('GIVEN plain endpoints with databaseMaxConnections and a smaller fleet THEN more per task; a writer that is also a reader halves each row', () => {
     const f = fixture();
     const backend = (extra = {}) => ProxySqlBackend.fromEndpoints({
-      writer: { host: 'db.example.internal', port: 3306 }, readers: [{ host: 'r.example.internal', port: 3306 }],
-      adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret], databaseMaxConnections: 100, ...extra,
+      writer: { host: 'db.example.internal', port: 3306 },
+      readers: [{ host: 'r.example.internal', port: 3306 }],
+      adminSecret: f.db.masterSecret,
+      appUserSecrets: [f.db.appUserSecret],
+      databaseMaxConnections: 100,
+      ...extra,
     });
     // floor((90 - 3 - 3 × 4) / 4) = 18
     const p1 = new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: backend(), maxCapacity: 2 });
@@ -489,7 +493,9 @@ describe('ProxySqlFargate connection budget', () => {
   test('a fleet the database cannot hold is refused, naming maxCapacity and the way out', () => {
     const f = fixture();
     const backend = ProxySqlBackend.fromEndpoints({
-      writer: { host: 'db.example.internal', port: 3306 }, adminSecret: f.db.masterSecret, databaseMaxConnections: 45,
+      writer: { host: 'db.example.internal', port: 3306 },
+      adminSecret: f.db.masterSecret,
+      databaseMaxConnections: 45,
       appUserSecrets: [f.db.appUserSecret],
     });
     expect(() => new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend, maxCapacity: 6 }))
@@ -549,8 +555,11 @@ describe('ProxySqlFargate replication lag (maxReplicationLag)', () => {
   test('read replicas carry max_replication_lag on every row; Aurora behind its endpoints cannot be measured', () => {
     const f = fixture();
     const endpoints = ProxySqlBackend.fromEndpoints({
-      writer: { host: 'db.example.internal', port: 3306 }, readers: [{ host: 'r.example.internal', port: 3306 }],
-      adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret], databaseMaxConnections: 500,
+      writer: { host: 'db.example.internal', port: 3306 },
+      readers: [{ host: 'r.example.internal', port: 3306 }],
+      adminSecret: f.db.masterSecret,
+      appUserSecrets: [f.db.appUserSecret],
+      databaseMaxConnections: 500,
     });
     new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: endpoints, maxReplicationLag: Duration.seconds(12) });
     const readOnlyChecks = ProxySqlBackend.fromAuroraCluster(f.db.cluster, {

@@ -489,6 +489,11 @@ export class ProxySqlConfiguration {
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
       ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
       ['monitor_replication_lag_interval', DEFAULTS.monitorReplicationLagIntervalMs],
+      // ProxySQL's default (1) locks a session to the writer after `SET @var = ...` and then
+      // refuses every read the rules send to the readers ("connection is locked to hostgroup 10
+      // but trying to reach hostgroup 20"). The rules already keep reads of user variables on the
+      // writer, whose connection keeps the variable (it is not multiplexed away).
+      ['set_query_lock_on_hostgroup', 0],
     ], o.rawMysqlVariables), '  '));
     push('}');
 

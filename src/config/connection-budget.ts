@@ -66,8 +66,14 @@ export function auroraMysqlMaxConnections(instanceClass: string): number | undef
   if (family === 't') return ({ small: 45, medium: 90, large: 135 } as Record<string, number>)[size];
   if (family === 'r') {
     return ({
-      'large': 1000, 'xlarge': 2000, '2xlarge': 3000, '4xlarge': 4000, '8xlarge': 5000,
-      '12xlarge': 6000, '16xlarge': 6000, '24xlarge': 7000,
+      'large': 1000,
+      'xlarge': 2000,
+      '2xlarge': 3000,
+      '4xlarge': 4000,
+      '8xlarge': 5000,
+      '12xlarge': 6000,
+      '16xlarge': 6000,
+      '24xlarge': 7000,
     } as Record<string, number>)[size];
   }
   return undefined;

@@ -148,6 +148,7 @@ describe('rendering per backend kind', () => {
       monitor_read_only_timeout: 800,
       monitor_writer_is_also_reader: false,
       monitor_replication_lag_interval: 1000,
+      set_query_lock_on_hostgroup: 0,
       default_query_timeout: '60000',
       ping_interval_server_msec: '5000',
     });

@@ -9,11 +9,11 @@
  */
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
+import { deployTask, endpointsProxyStack, secretValues } from './topology';
+import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 import { startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
 import { disposeAllTasks } from '../fixtures/proxysql-task';
-import { deployTask, endpointsProxyStack, secretValues } from './topology';
-import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -6,11 +6,11 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as mysql from 'mysql2/promise';
+import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { createDemoHandler } from '../../src/lambda-demo-api/demo-handler';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
-import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 
 async function accounts(server: { host: string; port: number }, admin: { user: string; password: string }, names: string[]): Promise<string[]> {
   const c = await mysql.createConnection({ host: server.host, port: server.port, ...admin });
@@ -83,7 +83,12 @@ describeDataplane('dataplane: bootstrap → proxy → demo handler', () => {
       readAttempts: 20,
     });
     const event = {
-      version: '2.0', routeKey: 'GET /', rawPath: '/', rawQueryString: '', headers: {}, isBase64Encoded: false,
+      version: '2.0',
+      routeKey: 'GET /',
+      rawPath: '/',
+      rawQueryString: '',
+      headers: {},
+      isBase64Encoded: false,
       requestContext: { http: { method: 'GET', path: '/', protocol: 'HTTP/1.1', sourceIp: '10.0.0.1', userAgent: 'jest' } },
     } as unknown as APIGatewayProxyEventV2;
     try {

@@ -4,11 +4,11 @@
  * write is on the new primary. The time to resume is printed, not asserted (`npx projen bench`
  * reports it too).
  */
+import { DataplaneStack, deployTask, endpointsProxyStack, secretValues } from './topology';
+import { writesAcrossSwitchover } from './workloads';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, TaskSecrets } from '../fixtures/proxysql-task';
-import { DataplaneStack, deployTask, endpointsProxyStack, secretValues } from './topology';
-import { writesAcrossSwitchover } from './workloads';
 
 describeDataplane('dataplane: failover', () => {
   let pair: ReplicatedPair;

@@ -3,10 +3,10 @@
  * escaping is proven by logins and by ProxySQL's own runtime tables, not by reading the file.
  */
 import * as mysql from 'mysql2/promise';
+import { DataplaneStack, deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, launchTask, ProxySqlTask, TaskSecrets } from '../fixtures/proxysql-task';
-import { DataplaneStack, deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 

@@ -3,11 +3,11 @@
  * burst inside the database's own limit, and idle clients are closed.
  */
 import * as mysql from 'mysql2/promise';
+import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { coldBurst } from './workloads';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
-import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
-import { coldBurst } from './workloads';
 
 describeDataplane('dataplane: connection budget', () => {
   const DB_LIMIT = 100;
@@ -81,7 +81,9 @@ describeDataplane('dataplane: idle clients', () => {
     const rendered = (s.template.Resources as Record<string, unknown>);
     expect(JSON.stringify(rendered)).toContain('wait_timeout=1800000');
     task = await startTask({
-      template: s.template, secrets, servers: pairServers(pair),
+      template: s.template,
+      secrets,
+      servers: pairServers(pair),
       environmentOverrides: { PROXYSQL_CONFIG_TEMPLATE: (t) => t.replace('wait_timeout=1800000', 'wait_timeout=3000') },
     });
   });

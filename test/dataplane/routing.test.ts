@@ -5,10 +5,10 @@
  * 1 = primary, 2 = replica).
  */
 import * as mysql from 'mysql2/promise';
+import { deployTask, endpointsProxyStack, secretValues } from './topology';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, TaskSecrets } from '../fixtures/proxysql-task';
-import { deployTask, endpointsProxyStack, secretValues } from './topology';
 
 const WRITER = 10;
 const READERS = 20;
@@ -142,10 +142,21 @@ describeDataplane('dataplane: where each statement runs (default read/write spli
     expect(groups.slice(0, 2)).toEqual([READERS, READERS]);
   });
 
-  test('a user variable set on the connection is read back on the same backend', async () => {
-    await conn.query('SET @marker = 42');
-    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @marker AS m, @@server_id AS s');
-    expect(rows[0]).toEqual({ m: 42, s: 1 });
+  test('a user variable set on the connection is read back on the same backend, and plain reads still go to a reader', async () => {
+    const c = await task.client(app.username, app.password, { database: app.dbname });
+    try {
+      await c.query('SET @marker = 42');
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @marker AS m, @@server_id AS s');
+      expect(rows[0]).toEqual({ m: 42, s: 1 });
+      // ProxySQL's default would lock the session to the writer here and refuse the read
+      // ("connection is locked to hostgroup 10 but trying to reach hostgroup 20").
+      const [plain] = await c.query<mysql.RowDataPacket[]>('SELECT note, @@server_id AS s FROM items WHERE id = 1');
+      expect(plain).toEqual([{ note: 'a', s: 2 }]);
+      const [again] = await c.query<mysql.RowDataPacket[]>('SELECT @marker AS m');
+      expect(again[0].m).toBe(42);
+    } finally {
+      await c.end();
+    }
   });
 
   test('autocommit=0, read first (PyMySQL and several Java pools): the client reads its own uncommitted write and COMMIT keeps it', async () => {
@@ -164,7 +175,7 @@ describeDataplane('dataplane: where each statement runs (default read/write spli
       await other.query('COMMIT');
       await pair.sync();
       // ... and everybody after it, the replica included.
-      const [after] = await conn.query<mysql.RowDataPacket[]>('SELECT note, @@server_id AS s FROM items WHERE id = 2');
+      const [after] = await other.query<mysql.RowDataPacket[]>('SELECT note, @@server_id AS s FROM items WHERE id = 2');
       expect(after).toEqual([{ note: 'uncommitted', s: 2 }]);
     } finally {
       await other.end();

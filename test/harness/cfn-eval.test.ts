@@ -1,7 +1,7 @@
 import { evaluateCfn } from '../fixtures/cfn-eval';
 
 describe('cfn-eval (the task emulator evaluates intrinsics as CloudFormation would)', () => {
-  const resolve = (ref: string) => ({ Db: 'db-id', 'Db.Endpoint.Address': 'db.cluster-abc.us-east-1.rds.amazonaws.com' } as Record<string, string>)[ref];
+  const resolve = (ref: string) => ({ 'Db': 'db-id', 'Db.Endpoint.Address': 'db.cluster-abc.us-east-1.rds.amazonaws.com' } as Record<string, string>)[ref];
 
   test('Join, Select, Split, Ref, GetAtt and pseudo parameters', () => {
     expect(evaluateCfn({
