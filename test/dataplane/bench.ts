@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     for (const n of BURSTS) {
       const results: Array<{ label: string; r: BurstResult; peaks: number[] }> = [];
       for (const [label, ep] of [['direct', direct], ['proxy', proxy]] as const) {
-        await Promise.all([pair.primary.root('FLUSH STATUS'), pair.replica.root('FLUSH STATUS')]);
+        await Promise.all([pair.primary.root('FLUSH LOCAL STATUS'), pair.replica.root('FLUSH LOCAL STATUS')]);
         const r = await coldBurst(ep, n, READ);
         const peaks = await Promise.all([pair.primary, pair.replica].map(async (srv) =>
           Number((await srv.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'"))[0].Value)));
