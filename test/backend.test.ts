@@ -60,8 +60,24 @@ function renderedConfig(template: Template): { [k: string]: LibconfigValue } {
   return parseLibconfig(evaluate(template.toJSON(), containerEnv(template, 'PROXYSQL_CONFIG_TEMPLATE')));
 }
 
+/**
+ * The servers a backend produced, as [hostgroup, host, port, use_ssl]. The writer's extra row in
+ * the reader hostgroup (reads fall back to it, weight 1) is the configuration engine's, asserted in
+ * `fallbackRow` and in test/config: it is left out here.
+ */
 function servers(config: { [k: string]: LibconfigValue }): Array<[number, string, number, number]> {
-  return (config.mysql_servers as Row[]).map((s) => [s.hostgroup_id as number, s.hostname as string, s.port as number, s.use_ssl as number]);
+  const rows = config.mysql_servers as Row[];
+  const writer = rows.find((s) => s.hostgroup_id === 10);
+  return rows
+    .filter((s) => !(writer && s !== writer && s.hostname === writer.hostname && s.port === writer.port && s.weight === 1))
+    .map((s) => [s.hostgroup_id as number, s.hostname as string, s.port as number, s.use_ssl as number]);
+}
+
+/** The writer's row in the reader hostgroup, when reads fall back to it. */
+function fallbackRow(config: { [k: string]: LibconfigValue }): Row | undefined {
+  const rows = config.mysql_servers as Row[];
+  const writer = rows.find((s) => s.hostgroup_id === 10)!;
+  return rows.find((s) => s !== writer && s.hostgroup_id === 20 && s.hostname === writer.hostname && s.port === writer.port);
 }
 
 function logicalIds(template: Template, type: string): string[] {
@@ -141,9 +157,13 @@ describe('AuroraBackend behind ProxySqlFargate (Aurora discovery, the default)',
       [10, `${writer.toLowerCase()}.${HASH}`, 3306, 1],
       ...readers.map((r) => [20, `${r.toLowerCase()}.${HASH}`, 3306, 1]),
     ]);
+    // Discovery keeps the writer in the reader hostgroup as a fallback for reads (weight 1 against
+    // the discovered readers' 1000).
     expect(config.mysql_aws_aurora_hostgroups).toEqual([expect.objectContaining({
-      writer_hostgroup: 10, reader_hostgroup: 20, active: 1, aurora_port: 3306, domain_name: `.${HASH}`, writer_is_also_reader: 0,
+      writer_hostgroup: 10, reader_hostgroup: 20, active: 1, aurora_port: 3306, domain_name: `.${HASH}`,
+      writer_is_also_reader: 1, new_reader_weight: 1000,
     })]);
+    expect(fallbackRow(config)).toMatchObject({ hostgroup_id: 20, weight: 1, use_ssl: 1 });
     expect(config.mysql_replication_hostgroups).toBeUndefined();
     expect((config.mysql_variables as Row).server_version).toBe('8.0.42');
   });
@@ -523,6 +543,10 @@ describe('ProxySqlBackend.fromEndpoints (any MySQL)', () => {
     ]);
     expect(config.mysql_replication_hostgroups).toEqual([expect.objectContaining({ check_type: 'read_only' })]);
     expect(config.mysql_aws_aurora_hostgroups).toBeUndefined();
+    // Reads fall back to the writer: it is also a reader, with weight 1 against the readers' 1000.
+    expect(fallbackRow(config)).toMatchObject({ hostgroup_id: 20, weight: 1, use_ssl: 0 });
+    expect((config.mysql_servers as Row[]).filter((r) => r !== fallbackRow(config) && r.hostgroup_id === 20).map((r) => r.weight)).toEqual([1000, 1000]);
+    expect((config.mysql_variables as Row).monitor_writer_is_also_reader).toBe(true);
     expect(Object.values(template.findResources('Custom::ProxySqlDatabaseBootstrap'))[0].Properties).toMatchObject({
       WriterHost: 'mysql-primary.corp.internal', Port: 3306, MonitorPrivileges: 'replication', Tls: false,
     });

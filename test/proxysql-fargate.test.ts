@@ -440,10 +440,11 @@ describe('ProxySqlFargate connection budget', () => {
     const { proxy, template } = proxyWith();
     // floor((900 - 3 - 3 × 12) / 12) = 71 per task and server
     expect(proxy.backendConnectionsPerServer).toBe(71);
-    expect(serverCaps(template)).toEqual([71, 71]);
+    // The writer splits its share between writes (54) and fallback reads (17); the reader keeps 71.
+    expect(serverCaps(template)).toEqual([54, 17, 71]);
     // Instances Aurora discovery adds later get the same cap, applied after start.
     expect(config(template).replace(/\\/g, '')).toContain('# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) '
-      + 'VALUES (10, \'{"max_connections":71,"use_ssl":1}\'), (20, \'{"max_connections":71,"use_ssl":1}\'); LOAD MYSQL SERVERS TO RUNTIME;');
+      + 'VALUES (10, \'{"max_connections":71,"use_ssl":1}\'), (20, \'{"weight":1000,"max_connections":71,"use_ssl":1}\'); LOAD MYSQL SERVERS TO RUNTIME;');
     expect(config(template)).toContain('connect_timeout_server_max=30000');
   });
 
@@ -568,8 +569,9 @@ describe('ProxySqlFargate replication lag (maxReplicationLag)', () => {
     new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: readOnlyChecks });
     const configs = Object.values(Template.fromStack(f.stack).findResources('AWS::ECS::TaskDefinition'))
       .map((td) => JSON.stringify(td.Properties.ContainerDefinitions[0].Environment));
-    expect(configs[0].match(/max_replication_lag=\d+/g)).toEqual(['max_replication_lag=12', 'max_replication_lag=12']);
-    expect(configs[1].match(/max_replication_lag=\d+/g)).toEqual(['max_replication_lag=0', 'max_replication_lag=0']);
+    // Writer, writer as fallback reader, reader.
+    expect(configs[0].match(/max_replication_lag=\d+/g)).toEqual(['max_replication_lag=12', 'max_replication_lag=12', 'max_replication_lag=12']);
+    expect(configs[1].match(/max_replication_lag=\d+/g)).toEqual(['max_replication_lag=0', 'max_replication_lag=0', 'max_replication_lag=0']);
   });
 
   test.each([

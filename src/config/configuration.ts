@@ -104,6 +104,7 @@ export const DEFAULTS = {
   borrowTimeout: Duration.seconds(30),
   maxReplicationLag: Duration.seconds(30),
   monitorReplicationLagIntervalMs: 1000,
+  shunRecoveryTimeSec: 2,
   /** ProxySQL's own per-server default, used only when no budget is given. */
   serverMaxConnections: 1000,
   monitorConnectIntervalMs: 60_000,
@@ -121,6 +122,9 @@ export const DEFAULTS = {
 
 /** Why a hostgroup id cannot be a token. */
 const HOSTGROUP_TOKEN = 'must be a concrete number, not a token: hostgroup ids are compared at synth time (writer and readers must differ; users and rules must name one of them)';
+
+/** Weight of a reader against the writer's 1 in the reader hostgroup (`readsFallBackToWriter`). */
+const FALLBACK_READER_WEIGHT = 1000;
 
 /** Typed mysql variables that the raw escape hatch may not override, with the prop to use instead. */
 const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
@@ -240,6 +244,10 @@ export class ProxySqlConfiguration {
     this.int('workerThreads', o.workerThreads, 1, DEFAULTS.maxWorkerThreads);
     this.int('maxClientConnections', o.maxClientConnections, 1, 1_000_000);
     this.int('serverMaxConnections', this.props.serverMaxConnections, 1, 10_000);
+    if (this.readerFallback() && (this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections) < 2) {
+      this.fail('readsFallBackToWriter', 'needs a connection budget of at least 2 per server (the writer keeps one for reads); lower maxCapacity, raise databaseMaxConnections, or set readsFallBackToWriter: false',
+        this.props.serverMaxConnections);
+    }
     this.int('connectionMaxAgeMs', o.connectionMaxAgeMs, 0, 86_400_000);
     if (o.maxReplicationLag) {
       if (o.maxReplicationLag.isUnresolved()) this.fail('maxReplicationLag', 'must be a literal duration', 'a token');
@@ -408,6 +416,14 @@ export class ProxySqlConfiguration {
     return d.hostgroupId!;
   }
 
+  /** Whether the writer is a low-weight reader of last resort (see `readsFallBackToWriter`). */
+  private readerFallback(): boolean {
+    const t = this.props.topology;
+    const o = this.props.options;
+    const equalReads = t.auroraDiscovery ? !!t.auroraDiscovery.writerIsAlsoReader : !!o.writerIsAlsoReader;
+    return this.hasReaders && !equalReads && (o.readsFallBackToWriter ?? true);
+  }
+
   /** The secrets of the users ProxySQL is configured with (for the database bootstrap). */
   public get userSecrets(): secretsmanager.ISecret[] {
     return this.users.map(u => u.secret);
@@ -487,21 +503,34 @@ export class ProxySqlConfiguration {
       ['monitor_ping_interval', o.monitorPingIntervalMs ?? DEFAULTS.monitorPingIntervalMs],
       ['monitor_read_only_interval', o.monitorReadOnlyIntervalMs ?? DEFAULTS.monitorReadOnlyIntervalMs],
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
-      ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
+      ['monitor_writer_is_also_reader', (o.writerIsAlsoReader ?? false) || (this.readerFallback() && !t.auroraDiscovery)],
       ['monitor_replication_lag_interval', DEFAULTS.monitorReplicationLagIntervalMs],
       // ProxySQL's default (1) locks a session to the writer after `SET @var = ...` and then
       // refuses every read the rules send to the readers ("connection is locked to hostgroup 10
       // but trying to reach hostgroup 20"). The rules already keep reads of user variables on the
       // writer, whose connection keeps the variable (it is not multiplexed away).
       ['set_query_lock_on_hostgroup', 0],
+      // A server shunned after connection errors is tried again after this many seconds (ProxySQL's
+      // default is 10): reads return to a recovered replica within a few seconds.
+      ['shun_recovery_time_sec', DEFAULTS.shunRecoveryTimeSec],
     ], o.rawMysqlVariables), '  '));
     push('}');
 
     // servers
+    // Reads fall back to the writer: it is also a reader with weight 1 against the readers' 1000,
+    // and keeps a quarter of its budget for such reads (the rows of one server share its budget).
+    const fallback = this.readerFallback();
+    const full = this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections;
+    const small = Math.max(1, Math.floor(full / 4));
     const servers: Array<[number, ProxySqlServer]> = [
-      [this.writerHg, t.writer],
-      ...(t.readers ?? []).map(r => [this.readerHg, r] as [number, ProxySqlServer]),
+      [this.writerHg, fallback ? { ...t.writer, maxConnections: t.writer.maxConnections ?? full - small } : t.writer],
+      ...(fallback ? [[this.readerHg, { ...t.writer, weight: 1, maxConnections: t.writer.maxConnections ?? small }] as [number, ProxySqlServer]] : []),
+      ...(t.readers ?? []).map(r => [this.readerHg, fallback ? { ...r, weight: r.weight ?? FALLBACK_READER_WEIGHT } : r] as [number, ProxySqlServer]),
     ];
+    if (fallback) {
+      // Read by the start script, which moves the weights to the new writer after a failover.
+      push(`# cdk-proxysql reader_fallback=${this.writerHg},${this.readerHg},${small},${full},${FALLBACK_READER_WEIGHT}`);
+    }
     // Replication lag is measured on read replicas (SHOW REPLICA STATUS); every row carries the
     // limit, so a server keeps it when a failover moves it between hostgroups (a primary reports
     // no replication and is never shunned for lag).
@@ -533,8 +562,8 @@ export class ProxySqlConfiguration {
         ['max_lag_ms', a.maxLagMs ?? maxLag.toMilliseconds()],
         ['check_interval_ms', a.checkIntervalMs ?? 1000],
         ['check_timeout_ms', a.checkTimeoutMs ?? 800],
-        ['writer_is_also_reader', a.writerIsAlsoReader ? 1 : 0],
-        ['new_reader_weight', a.newReaderWeight ?? 1],
+        ['writer_is_also_reader', a.writerIsAlsoReader || this.readerFallback() ? 1 : 0],
+        ['new_reader_weight', a.newReaderWeight ?? (this.readerFallback() ? FALLBACK_READER_WEIGHT : 1)],
         ['add_lag_ms', a.addLagMs ?? 30],
         ['min_lag_ms', a.minLagMs ?? 30],
         ['lag_num_checks', a.lagNumChecks ?? 1],
@@ -544,11 +573,13 @@ export class ProxySqlConfiguration {
       // Instances discovery adds later take their settings from the hostgroups' servers_defaults,
       // which ProxySQL 2.7 cannot read from the config file: the start script applies this line
       // through the admin interface once ProxySQL is up.
-      const defaults = JSON.stringify({
+      const defaults = (weight?: number) => JSON.stringify({
+        ...(weight !== undefined ? { weight } : {}),
         max_connections: this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections,
         use_ssl: t.writer.useSsl ? 1 : 0,
       });
-      push(`# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) VALUES (${this.writerHg}, '${defaults}'), (${this.readerHg}, '${defaults}'); LOAD MYSQL SERVERS TO RUNTIME;`);
+      const readerDefaults = defaults(this.readerFallback() ? (a.newReaderWeight ?? FALLBACK_READER_WEIGHT) : undefined);
+      push(`# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) VALUES (${this.writerHg}, '${defaults()}'), (${this.readerHg}, '${readerDefaults}'); LOAD MYSQL SERVERS TO RUNTIME;`);
     } else if (t.replicationCheck) {
       push('mysql_replication_hostgroups=');
       push('(');

@@ -110,6 +110,19 @@ export interface ProxySqlConfigOptions {
   readonly writerIsAlsoReader?: boolean;
 
   /**
+   * When no reader can take a read (down, shunned, lagging), send reads to the writer instead of
+   * failing them. The writer sits in the reader hostgroup with weight 1 against the readers' 1000,
+   * so while a reader is healthy and has pooled connections free, reads stay on the readers; when
+   * the readers' pool is full, some reads spill onto the writer rather than queue (measured: about
+   * one in seven of a burst). The writer keeps a quarter of its connection budget for such reads.
+   * After a failover the start script moves the weights to the new writer within 2 s.
+   * Ignored when `writerIsAlsoReader` (or Aurora's `discovery.writerIsAlsoReader`) already sends
+   * reads to the writer, and when the backend has no readers.
+   * @default true
+   */
+  readonly readsFallBackToWriter?: boolean;
+
+  /**
    * Offer TLS to clients (`mysql-have_ssl`). ProxySQL generates a self-signed certificate in its datadir.
    * @default true
    */

@@ -143,6 +143,29 @@ if [ -n "$after" ]; then
     log "after-start settings applied"
   ) &
 fi
+# Reads fall back to the writer (a reader of weight 1 against the readers' 1000). ProxySQL's monitor
+# moves servers between hostgroups on a failover but keeps each row's weight, so the new writer
+# would take most reads: every 2 s, give the writer's reader row weight 1 and a quarter of the
+# budget, and every other reader the full weight and budget.
+fallback=$(sed -n 's/^# cdk-proxysql reader_fallback=\\([0-9,]*\\)$/\\1/p' "$conf")
+if [ -n "$fallback" ]; then
+  (
+    old_ifs=$IFS; IFS=,; set -- $fallback; IFS=$old_ifs
+    w=$1 r=$2 small=$3 full=$4 heavy=$5
+    is_writer="EXISTS (SELECT 1 FROM %s x WHERE x.hostgroup_id=$w AND x.hostname=s.hostname AND x.port=s.port)"
+    # shellcheck disable=SC2059
+    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE (s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$small ELSE s.weight<>$heavy OR s.max_connections<>$full END) OR (s.hostgroup_id=$w AND s.max_connections<>$((full - small)))" runtime_mysql_servers)
+    # shellcheck disable=SC2059
+    fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$small WHERE s.hostgroup_id=$r AND $is_writer; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$full WHERE s.hostgroup_id=$r AND NOT $is_writer; UPDATE mysql_servers SET max_connections=$((full - small)) WHERE hostgroup_id=$w; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
+    while kill -0 "$child" 2>/dev/null; do
+      sleep 2
+      n=$(timeout 5 mysql --defaults-file="$client" -N -B -e "$wrong" </dev/null 2>/dev/null) || continue
+      if [ "\${n:-0}" -gt 0 ] && timeout 5 mysql --defaults-file="$client" -e "$fix" </dev/null 2>/dev/null; then
+        log "reader weights moved to follow the writer"
+      fi
+    done
+  ) &
+fi
 stopping=
 on_term() {
   [ -n "$stopping" ] && return

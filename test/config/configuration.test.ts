@@ -36,7 +36,7 @@ describe('rendering per backend kind', () => {
   test('Aurora discovery: aurora table, writer only in the writer hostgroup, readers seeded in the reader hostgroup', () => {
     const s = setup();
     const config = new ProxySqlConfiguration({
-      options: {},
+      options: { readsFallBackToWriter: false },
       topology: {
         writer: { host: 'db-1.cluster-x.eu-west-1.rds.amazonaws.com', useSsl: true },
         readers: [{ host: 'db-2.cluster-x.eu-west-1.rds.amazonaws.com', weight: 2, maxConnections: 300 }],
@@ -80,6 +80,7 @@ describe('rendering per backend kind', () => {
     const s = setup();
     const config = new ProxySqlConfiguration({
       options: {
+        readsFallBackToWriter: false,
         users: [ProxySqlUser.fromSecret(s.app, { maxConnections: 500, defaultSchema: 'demo' }),
           ProxySqlUser.fromSecret(new secretsmanager.Secret(s.stack, 'Etl'), { transactionPersistent: false, fastForward: true, useSsl: true, defaultHostgroup: 20 })],
         restApi: true,
@@ -149,6 +150,7 @@ describe('rendering per backend kind', () => {
       monitor_writer_is_also_reader: false,
       monitor_replication_lag_interval: 1000,
       set_query_lock_on_hostgroup: 0,
+      shun_recovery_time_sec: 2,
       default_query_timeout: '60000',
       ping_interval_server_msec: '5000',
     });
@@ -327,5 +329,55 @@ describe('validation', () => {
     const port = Token.asNumber(Fn.ref('Port'));
     expect(() => make({ trafficPort: port }, { writer: { host: Fn.ref('Host') }, auroraDiscovery: { domainName: Fn.ref('Domain') } })).not.toThrow();
     expect(st).toBeDefined();
+  });
+});
+
+describe('reads fall back to the writer (readsFallBackToWriter, the default)', () => {
+  function render(topology: BackendTopology, options: ProxySqlConfigOptions = {}, serverMaxConnections = 40) {
+    const s = setup();
+    const template = new ProxySqlConfiguration({
+      options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 1, memoryMiB: 2048, serverMaxConnections,
+    }).render().template;
+    return { template, cfg: parseLibconfig(template) };
+  }
+  const replication: BackendTopology = {
+    writer: { host: 'primary.example' }, readers: [{ host: 'replica-1.example' }, { host: 'replica-2.example' }], replicationCheck: ReplicationCheck.READ_ONLY,
+  };
+
+  test('read replicas: the writer is also a reader with weight 1 and a quarter of its budget; readers weigh 1000 and keep the whole budget', () => {
+    const { template, cfg } = render(replication);
+    expect((cfg.mysql_servers as Row[]).map((r) => [r.hostgroup_id, r.hostname, r.weight, r.max_connections])).toEqual([
+      [10, 'primary.example', 1, 30],
+      [20, 'primary.example', 1, 10],
+      [20, 'replica-1.example', 1000, 40],
+      [20, 'replica-2.example', 1000, 40],
+    ]);
+    // ProxySQL keeps the writer in the reader hostgroup; the start script moves the weights after a failover.
+    expect((cfg.mysql_variables as Row).monitor_writer_is_also_reader).toBe(true);
+    expect(template).toContain('# cdk-proxysql reader_fallback=10,20,10,40,1000\n');
+  });
+
+  test('Aurora discovery: the discovered writer is also a reader; discovered readers get weight 1000 after start', () => {
+    const { template, cfg } = render({
+      writer: { host: 'db-1.x.example', useSsl: true }, readers: [{ host: 'db-2.x.example', useSsl: true }], auroraDiscovery: { domainName: '.x.example' },
+    });
+    expect(cfg.mysql_aws_aurora_hostgroups).toEqual([expect.objectContaining({ writer_is_also_reader: 1, new_reader_weight: 1000 })]);
+    expect((cfg.mysql_variables as Row).monitor_writer_is_also_reader).toBe(false);
+    expect(template).toContain(`VALUES (10, '{"max_connections":40,"use_ssl":1}'), (20, '{"weight":1000,"max_connections":40,"use_ssl":1}')`);
+    expect(template).toContain('# cdk-proxysql reader_fallback=10,20,10,40,1000\n');
+  });
+
+  test.each([
+    ['turned off', replication, { readsFallBackToWriter: false }],
+    ['the writer already takes reads (writerIsAlsoReader)', replication, { writerIsAlsoReader: true }],
+    ['no readers', { writer: { host: 'primary.example' }, replicationCheck: ReplicationCheck.READ_ONLY }, {}],
+  ] as Array<[string, BackendTopology, ProxySqlConfigOptions]>)('none when %s', (_label, topology, options) => {
+    const { template, cfg } = render(topology, options);
+    expect(template).not.toContain('reader_fallback');
+    expect((cfg.mysql_servers as Row[]).filter((r) => r.hostname === 'primary.example').map((r) => r.hostgroup_id)).toEqual([10]);
+  });
+
+  test('a budget of one connection per server cannot be split: refused, naming the ways out', () => {
+    expect(() => render(replication, {}, 1)).toThrow(/readsFallBackToWriter needs a connection budget of at least 2 per server .*or set readsFallBackToWriter: false \(got 1\)/);
   });
 });

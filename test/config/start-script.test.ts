@@ -155,7 +155,8 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     assertHeldExactly(cfg);
     // A placeholder inside a secret value is data, not a second substitution.
     expect((cfg.mysql_users as Row[])[1].password).toBe(HOSTILE.PROXYSQL_SECRET_USER_1_PASSWORD);
-    expect((cfg.mysql_servers as Row[]).map(s => s.hostname)).toEqual(['w.example', 'r.example']);
+    // The writer is listed twice: in the writer hostgroup, and as the readers' fallback.
+    expect((cfg.mysql_servers as Row[]).map(s => s.hostname)).toEqual(['w.example', 'w.example', 'r.example']);
     expectNoSecretIn(r.stdout + r.stderr);
   });
 

@@ -38,8 +38,12 @@ describeDataplane('dataplane: connection budget', () => {
 
   test('the budget is rendered per server and task: floor((100 × 90 % − 3 − 3 × 4 tasks) / 4) = 18', async () => {
     expect(s.proxy.backendConnectionsPerServer).toBe(18);
-    const rows = await tasks[0].admin<Array<{ max_connections: string }>>('SELECT max_connections FROM runtime_mysql_servers');
-    expect(rows.map((r) => Number(r.max_connections))).toEqual([18, 18]);
+    const rows = await tasks[0].admin<Array<{ hostgroup_id: string; port: string; max_connections: string }>>(
+      'SELECT hostgroup_id, port, max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id, weight');
+    // The writer splits its 18 between writes and fallback reads; the replica keeps 18.
+    expect(rows.map((r) => [Number(r.hostgroup_id), Number(r.port), Number(r.max_connections)])).toEqual([
+      [10, pair.primary.port, 14], [20, pair.primary.port, 4], [20, pair.replica.port, 18],
+    ]);
   });
 
   test('a 5 000-client cold burst over two tasks is served in full and no server goes past its own limit', async () => {
@@ -57,7 +61,7 @@ describeDataplane('dataplane: connection budget', () => {
     }
     for (const t of tasks) {
       const status = await t.admin<Array<{ status: string }>>('SELECT status FROM runtime_mysql_servers');
-      expect(status.map((r) => r.status)).toEqual(['ONLINE', 'ONLINE']);
+      expect(status.map((r) => r.status)).toEqual(['ONLINE', 'ONLINE', 'ONLINE']);
       const pool = await t.admin<Array<{ used: string; free: string }>>('SELECT ConnUsed AS used, ConnFree AS free FROM stats_mysql_connection_pool');
       for (const p of pool) expect(Number(p.used) + Number(p.free)).toBeLessThanOrEqual(18);
     }
@@ -146,5 +150,79 @@ describeDataplane('dataplane: replication lag', () => {
       await pair.replica.root('START SLAVE SQL_THREAD');
     }
     await waitFor('the replica back ONLINE', async () => (await replicaStatus()) === 'ONLINE' ? true : undefined, 15_000);
+  });
+});
+
+describeDataplane('dataplane: reads survive losing the readers', () => {
+  let pair: ReplicatedPair;
+  let task: ProxySqlTask;
+  let app: Record<string, string>;
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair();
+    const s = endpointsProxyStack();
+    const secrets = secretValues(s, pair);
+    app = secrets[s.ids.app];
+    await runBootstrap(s, pair, secrets);
+    task = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
+  });
+
+  afterAll(async () => {
+    await disposeAllTasks();
+    await pair?.destroy();
+  });
+
+  /** `n` plain reads, each on a new connection (as Lambda invocations would): how many each server answered. */
+  async function readServers(n: number): Promise<Record<string, number>> {
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const c = await task.client(app.username, app.password, { connectTimeout: 10_000 });
+      try {
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@server_id AS s');
+        const key = String(rows[0].s);
+        seen[key] = (seen[key] ?? 0) + 1;
+      } catch (e) {
+        seen.error = (seen.error ?? 0) + 1;
+      } finally {
+        c.destroy();
+      }
+    }
+    return seen;
+  }
+
+  /** Poll until every one of `n` reads is answered by `serverId`; returns the time it took. */
+  async function untilReadsOn(serverId: number, timeoutMs: number): Promise<number> {
+    const t0 = Date.now();
+    await waitFor(`reads on server ${serverId}`, async () => {
+      const seen = await readServers(10);
+      return seen[String(serverId)] === 10 ? true : undefined;
+    }, timeoutMs, 100);
+    return Date.now() - t0;
+  }
+
+  test('while the replica is healthy reads stay on it; when it is down they go to the writer within 5 s, and back within 5 s of its return', async () => {
+    const healthy = await readServers(200);
+    expect(healthy['2']).toBeGreaterThanOrEqual(196);
+    expect(healthy.error).toBeUndefined();
+
+    await pair.replica.stop();
+    const toWriter = await untilReadsOn(1, 5_000);
+    await pair.replica.launch();
+    // A shunned server is retried after shun_recovery_time_sec (2 s): within 5 s of its return.
+    const back = await untilReadsOn(2, 5_000);
+    // eslint-disable-next-line no-console
+    console.log(`dataplane fallback reads: on the writer ${toWriter} ms after the replica stopped, back on the replica ${back} ms after it started`);
+  });
+
+  test('after a failover the weights follow: reads go to the new replica, not the new writer', async () => {
+    await pair.swapRoles();
+    // The old primary (server 1) is the replica now.
+    const took = await untilReadsOn(1, 10_000);
+    const seen = await readServers(200);
+    expect(seen['1']).toBeGreaterThanOrEqual(196);
+    expect(seen.error).toBeUndefined();
+    expect(task.log()).toContain('reader weights moved to follow the writer');
+    // eslint-disable-next-line no-console
+    console.log(`dataplane fallback reads after a failover: back on the replica within ${took} ms`);
   });
 });
