@@ -3,17 +3,18 @@
  * this machine. A benchmark prints; it asserts nothing (the tests assert behaviour).
  *
  * Topology: the synthesized default `ProxySqlFargate` (plain-endpoints backend, read_only checks)
- * emulated as one task, in front of a MariaDB primary + read-only replica on 127.0.0.1. "Direct"
+ * emulated as two tasks (the default desiredCount; new connections alternate between them as the
+ * NLB spreads them), in front of a MariaDB primary + read-only replica on 127.0.0.1. "Direct"
  * means the same client straight to the replica (reads) — what a Lambda function would do without
  * the proxy.
  */
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
-import { deployTask, endpointsProxyStack, secretValues } from './topology';
+import { deployTask, endpointsProxyStack, pairServers, secretValues } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 import { startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
-import { disposeAllTasks } from '../fixtures/proxysql-task';
+import { disposeAllTasks, startTask } from '../fixtures/proxysql-task';
 
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -34,11 +35,23 @@ async function main(): Promise<void> {
   try {
     const s = endpointsProxyStack();
     const secrets = secretValues(s, pair);
+    // The service's default: two tasks, new connections spread over them as the NLB does.
     const task = await deployTask(s, pair, secrets);
+    const task2 = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
     const app = secrets[s.ids.app];
-    const proxy: Endpoint = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
-    const direct: Endpoint = { ...proxy, port: pair.replica.port };
-    const setup = await mysql.createConnection(proxy);
+    const proxy1: Endpoint = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
+    const proxy: Endpoint[] = [proxy1, { ...proxy1, port: task2.trafficPort }];
+    const direct: Endpoint = { ...proxy1, port: pair.replica.port };
+    /** Queries the tasks sent to the writer's fallback row in the reader hostgroup. */
+    const spilled = async () => {
+      let n = 0;
+      for (const t of [task, task2]) {
+        const rows = await t.admin<Array<{ q: string }>>(`SELECT Queries AS q FROM stats_mysql_connection_pool WHERE hostgroup = 20 AND srv_port = ${pair.primary.port}`);
+        n += rows.reduce((sum, r) => sum + Number(r.q), 0);
+      }
+      return n;
+    };
+    const setup = await mysql.createConnection(proxy1);
     await setup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(32))');
     await setup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
     await setup.end();
@@ -54,7 +67,7 @@ async function main(): Promise<void> {
     await sustainedQps(proxy, 32, 1, READ);
     await sustainedQps(direct, 32, 1, READ);
 
-    const lp = await latencies(proxy, 3000, READ);
+    const lp = await latencies(proxy1, 3000, READ);
     const ld = await latencies(direct, 3000, READ);
     const qpsProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
     const qpsDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
@@ -67,9 +80,11 @@ async function main(): Promise<void> {
 
     for (const n of BURSTS) {
       const results: Array<{ label: string; r: BurstResult; peaks: number[] }> = [];
-      for (const [label, ep] of [['direct', direct], ['proxy', proxy]] as const) {
+      for (const [label, ep] of [['direct', direct], ['proxy', proxy]] as Array<[string, Endpoint | Endpoint[]]>) {
         await Promise.all([pair.primary.root('FLUSH LOCAL STATUS'), pair.replica.root('FLUSH LOCAL STATUS')]);
+        const spillBefore = await spilled();
         const r = await coldBurst(ep, n, READ);
+        if (label === 'proxy') console.log(`    proxy: ${(await spilled()) - spillBefore} of the ${n} reads spilled onto the writer (the readers' pool was full)`);
         const peaks = await Promise.all([pair.primary, pair.replica].map(async (srv) =>
           Number((await srv.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'"))[0].Value)));
         results.push({ label, r, peaks });

@@ -109,15 +109,20 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** One endpoint, or several taken in turn (as a load balancer spreads new connections over tasks). */
+function pick(endpoints: Endpoint | Endpoint[], i: number): Endpoint {
+  return Array.isArray(endpoints) ? endpoints[i % endpoints.length] : endpoints;
+}
+
 /** `clients` Lambda-style clients at once: connect, one point read, disconnect. */
-export async function coldBurst(endpoint: Endpoint, clients: number, sql: string): Promise<BurstResult> {
+export async function coldBurst(endpoints: Endpoint | Endpoint[], clients: number, sql: string): Promise<BurstResult> {
   const times: number[] = [];
   const errors: Record<string, number> = {};
   await Promise.all(Array.from({ length: clients }, async (_v, i) => {
     const t0 = Date.now();
     let conn: mysql.Connection | undefined;
     try {
-      conn = await mysql.createConnection({ ...endpoint, connectTimeout: 60_000 });
+      conn = await mysql.createConnection({ ...pick(endpoints, i), connectTimeout: 60_000 });
       await conn.query(sql, [1 + (i % 3)]);
       times.push(Date.now() - t0);
     } catch (e) {
@@ -132,8 +137,8 @@ export async function coldBurst(endpoint: Endpoint, clients: number, sql: string
 }
 
 /** `clients` open connections each running point reads back to back for `seconds`: queries per second. */
-export async function sustainedQps(endpoint: Endpoint, clients: number, seconds: number, sql: string): Promise<number> {
-  const conns = await Promise.all(Array.from({ length: clients }, () => mysql.createConnection(endpoint)));
+export async function sustainedQps(endpoints: Endpoint | Endpoint[], clients: number, seconds: number, sql: string): Promise<number> {
+  const conns = await Promise.all(Array.from({ length: clients }, (_v, i) => mysql.createConnection(pick(endpoints, i))));
   let count = 0;
   const until = Date.now() + seconds * 1000;
   await Promise.all(conns.map(async (c, i) => {
