@@ -160,8 +160,13 @@ describe('AuroraBackend behind ProxySqlFargate (Aurora discovery, the default)',
     // Discovery keeps the writer in the reader hostgroup as a fallback for reads (weight 1 against
     // the discovered readers' 1000).
     expect(config.mysql_aws_aurora_hostgroups).toEqual([expect.objectContaining({
-      writer_hostgroup: 10, reader_hostgroup: 20, active: 1, aurora_port: 3306, domain_name: `.${HASH}`,
-      writer_is_also_reader: 1, new_reader_weight: 1000,
+      writer_hostgroup: 10,
+      reader_hostgroup: 20,
+      active: 1,
+      aurora_port: 3306,
+      domain_name: `.${HASH}`,
+      writer_is_also_reader: 1,
+      new_reader_weight: 1000,
     })]);
     expect(fallbackRow(config)).toMatchObject({ hostgroup_id: 20, weight: 1, use_ssl: 1 });
     expect(config.mysql_replication_hostgroups).toBeUndefined();
@@ -545,7 +550,8 @@ describe('ProxySqlBackend.fromEndpoints (any MySQL)', () => {
     expect(config.mysql_aws_aurora_hostgroups).toBeUndefined();
     // Reads fall back to the writer: it is also a reader, with weight 1 against the readers' 1000.
     expect(fallbackRow(config)).toMatchObject({ hostgroup_id: 20, weight: 1, use_ssl: 0 });
-    expect((config.mysql_servers as Row[]).filter((r) => r !== fallbackRow(config) && r.hostgroup_id === 20).map((r) => r.weight)).toEqual([1000, 1000]);
+    const readerWeights = (config.mysql_servers as Row[]).filter((r) => r !== fallbackRow(config) && r.hostgroup_id === 20).map((r) => r.weight);
+    expect(readerWeights).toEqual([1000, 1000]);
     expect((config.mysql_variables as Row).monitor_writer_is_also_reader).toBe(true);
     expect(Object.values(template.findResources('Custom::ProxySqlDatabaseBootstrap'))[0].Properties).toMatchObject({
       WriterHost: 'mysql-primary.corp.internal', Port: 3306, MonitorPrivileges: 'replication', Tls: false,

@@ -564,7 +564,10 @@ describe('ProxySqlFargate replication lag (maxReplicationLag)', () => {
     });
     new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: endpoints, maxReplicationLag: Duration.seconds(12) });
     const readOnlyChecks = ProxySqlBackend.fromAuroraCluster(f.db.cluster, {
-      topologyMode: AuroraTopologyMode.READ_ONLY_CHECKS, adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret], databaseMaxConnections: 1000,
+      topologyMode: AuroraTopologyMode.READ_ONLY_CHECKS,
+      adminSecret: f.db.masterSecret,
+      appUserSecrets: [f.db.appUserSecret],
+      databaseMaxConnections: 1000,
     });
     new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: readOnlyChecks });
     const configs = Object.values(Template.fromStack(f.stack).findResources('AWS::ECS::TaskDefinition'))

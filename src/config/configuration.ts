@@ -524,7 +524,9 @@ export class ProxySqlConfiguration {
     const small = Math.max(1, Math.floor(full / 4));
     const servers: Array<[number, ProxySqlServer]> = [
       [this.writerHg, fallback ? { ...t.writer, maxConnections: t.writer.maxConnections ?? full - small } : t.writer],
-      ...(fallback ? [[this.readerHg, { ...t.writer, weight: 1, maxConnections: t.writer.maxConnections ?? small }] as [number, ProxySqlServer]] : []),
+      ...(fallback
+        ? [[this.readerHg, { ...t.writer, weight: 1, maxConnections: t.writer.maxConnections ?? small }] as [number, ProxySqlServer]]
+        : []),
       ...(t.readers ?? []).map(r => [this.readerHg, fallback ? { ...r, weight: r.weight ?? FALLBACK_READER_WEIGHT } : r] as [number, ProxySqlServer]),
     ];
     if (fallback) {

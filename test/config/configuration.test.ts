@@ -363,7 +363,7 @@ describe('reads fall back to the writer (readsFallBackToWriter, the default)', (
     });
     expect(cfg.mysql_aws_aurora_hostgroups).toEqual([expect.objectContaining({ writer_is_also_reader: 1, new_reader_weight: 1000 })]);
     expect((cfg.mysql_variables as Row).monitor_writer_is_also_reader).toBe(false);
-    expect(template).toContain(`VALUES (10, '{"max_connections":40,"use_ssl":1}'), (20, '{"weight":1000,"max_connections":40,"use_ssl":1}')`);
+    expect(template).toContain('VALUES (10, \'{"max_connections":40,"use_ssl":1}\'), (20, \'{"weight":1000,"max_connections":40,"use_ssl":1}\')');
     expect(template).toContain('# cdk-proxysql reader_fallback=10,20,10,40,1000\n');
   });
 

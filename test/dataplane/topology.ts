@@ -83,7 +83,9 @@ export interface Credentials {
 }
 
 /** Secret values for a stack: generated-looking ones unless a test gives its own. */
-export function secretValues(s: DataplaneStack, pair: ReplicatedPair, given: { admin?: Credentials; monitor?: Credentials; app?: Credentials } = {}): TaskSecrets {
+export function secretValues(
+  s: DataplaneStack, pair: ReplicatedPair, given: { admin?: Credentials; monitor?: Credentials; app?: Credentials } = {},
+): TaskSecrets {
   const suffix = `${process.pid}${Math.random().toString(36).slice(2, 8)}`;
   return {
     [s.ids.admin]: { ...(given.admin ?? { username: 'proxysql_admin', password: `Adm1n${suffix}` }) },
@@ -132,7 +134,9 @@ export async function runBootstrap(s: DataplaneStack, pair: ReplicatedPair, secr
 }
 
 /** Bootstrap the database, then start the task: the deployment order CloudFormation follows. */
-export async function deployTask(s: DataplaneStack, pair: ReplicatedPair, secrets: TaskSecrets, extra: Partial<TaskOptions> = {}): Promise<ProxySqlTask> {
+export async function deployTask(
+  s: DataplaneStack, pair: ReplicatedPair, secrets: TaskSecrets, extra: Partial<TaskOptions> = {},
+): Promise<ProxySqlTask> {
   await runBootstrap(s, pair, secrets);
   return startTask({ template: s.template, secrets, servers: pairServers(pair), ...extra });
 }

@@ -79,7 +79,9 @@ export async function writesAcrossSwitchover(endpoint: Endpoint, pair: Replicate
 
   await pair.sync();
   const w = pair.writer();
-  const direct = await mysql.createConnection({ host: w.host, port: w.port, user: pair.admin.user, password: pair.admin.password, database: endpoint.database });
+  const direct = await mysql.createConnection({
+    host: w.host, port: w.port, user: pair.admin.user, password: pair.admin.password, database: endpoint.database,
+  });
   const [rows] = await direct.query<mysql.RowDataPacket[]>(`SELECT seq, sid FROM ${table} ORDER BY seq`);
   await direct.end();
   const stored = new Map(rows.map((r) => [Number(r.seq), Number(r.sid)]));
