@@ -140,9 +140,18 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly dropUsersOnDelete?: boolean;
   /**
-   * How long a stopping task keeps serving in-flight queries after it stops accepting new
-   * connections (`PROXYSQL PAUSE`), and how long the load balancer drains a task. At most 110 s
-   * (Fargate's stop timeout is 120 s).
+   * How long a stopping task may keep serving the clients it already has. ECS stops a task in this
+   * order:
+   * 1. it deregisters the task from the target group: new connections go to other tasks;
+   * 2. it waits the target group's deregistration delay, set to `drainTime`: open connections keep
+   *    working, and those still open at its end are reset by the load balancer (connection
+   *    termination is on), so clients reconnect to a live task;
+   * 3. it sends SIGTERM: the task stops accepting connections (`PROXYSQL PAUSE`) and waits while a
+   *    statement still runs or a transaction is open, at most `drainTime` again, then exits
+   *    (normally within 2 s, as clients are gone after step 2);
+   * 4. it kills the container if it is still there after the stop timeout, set to `drainTime` + 10 s.
+   * At most 110 s (Fargate's stop timeout is at most 120 s). Set it to the longest transaction you
+   * want to survive a scale-in or a deploy.
    *
    * @default Duration.seconds(20)
    */
@@ -362,8 +371,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         retries: 3,
         startPeriod: Duration.seconds(30),
       },
-      // The container gets drainTime for PROXYSQL PAUSE + in-flight queries, plus a margin to exit.
-      stopTimeout: Duration.seconds(Math.min(120, drainTime.toSeconds() + 10)),
+      // SIGTERM comes after the deregistration delay (= drainTime); the start script then waits at
+      // most drainTime for in-flight work, and ProxySQL needs well under 10 s more to exit.
+      stopTimeout: Duration.seconds(drainTime.toSeconds() + 10),
       portMappings: [
         { containerPort: this.trafficPort, name: 'mysql' },
         ...(this.restApiPort !== undefined ? [{ containerPort: this.restApiPort, name: 'restapi' }] : []),
@@ -417,6 +427,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       port: this.trafficPort,
       protocol: elbv2.Protocol.TCP,
       targets: [this.service.loadBalancerTarget({ containerName: 'proxysql', containerPort: this.trafficPort })],
+      // ECS waits this long after deregistering a task before it sends SIGTERM (see drainTime).
       deregistrationDelay: drainTime,
       // The NLB checks only that ProxySQL accepts connections: a database failover must not make
       // every task unhealthy at once (ProxySQL itself rides out the failover).

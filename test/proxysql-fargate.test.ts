@@ -94,6 +94,25 @@ describe('ProxySqlFargate service', () => {
     });
   });
 
+  test.each([
+    [undefined, 20],
+    [Duration.seconds(0), 0],
+    [Duration.seconds(45), 45],
+    [Duration.seconds(110), 110],
+  ])('drainTime %p: deregistration delay and the in-flight wait are drainTime, the stop timeout 10 s more', (drainTime, seconds) => {
+    const { template } = proxyWith(drainTime ? { drainTime } : {});
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        Name: 'proxysql',
+        StopTimeout: seconds + 10,
+        Environment: Match.arrayWith([{ Name: 'PROXYSQL_DRAIN_SECONDS', Value: String(seconds) }]),
+      })],
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(seconds) }]),
+    });
+  });
+
   test('the container runs the pinned official image through the start script, with a health check and graceful stop', () => {
     const { template } = proxyWith({ drainTime: Duration.seconds(30) });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {

@@ -116,6 +116,10 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   monitor_username: 'the monitor secret',
   monitor_password: 'the monitor secret',
 };
+/** Mysql variables the task itself depends on, with the reason; no prop changes them. */
+const FIXED_MYSQL_VARIABLES: { [name: string]: string } = {
+  show_processlist_extended: 'the stop handler reads open transactions from the processlist\'s extended_info',
+};
 const TYPED_ADMIN_VARIABLES: { [name: string]: string } = {
   admin_credentials: 'the admin secret',
   mysql_ifaces: 'adminPort',
@@ -279,8 +283,8 @@ export class ProxySqlConfiguration {
     }
 
     // Raw variables
-    this.raw('rawMysqlVariables', o.rawMysqlVariables, TYPED_MYSQL_VARIABLES);
-    this.raw('rawAdminVariables', o.rawAdminVariables, TYPED_ADMIN_VARIABLES);
+    this.raw('rawMysqlVariables', o.rawMysqlVariables, TYPED_MYSQL_VARIABLES, FIXED_MYSQL_VARIABLES);
+    this.raw('rawAdminVariables', o.rawAdminVariables, TYPED_ADMIN_VARIABLES, {});
     if (this.props.adminListenAddress !== undefined) this.sqlSafe('adminListenAddress', this.props.adminListenAddress, '"');
   }
 
@@ -306,12 +310,13 @@ export class ProxySqlConfiguration {
     }
   }
 
-  private raw(path: string, vars: { [name: string]: string } | undefined, typed: { [name: string]: string }): void {
+  private raw(path: string, vars: { [name: string]: string } | undefined, typed: { [name: string]: string }, fixed: { [name: string]: string }): void {
     for (const [name, value] of Object.entries(vars ?? {})) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) {
         this.fail(`${path}.${name}`, 'must be a variable name without its prefix (lower case letters, digits, _)', name);
       }
       if (typed[name]) this.fail(`${path}.${name}`, `is set by ${typed[name]}; use that instead`, value);
+      if (fixed[name]) this.fail(`${path}.${name}`, `cannot be overridden: ${fixed[name]}`, value);
       if (typeof value !== 'string') this.fail(`${path}.${name}`, 'must be a string', value);
       this.sqlSafe(`${path}.${name}`, value, '"');
     }
@@ -393,6 +398,9 @@ export class ProxySqlConfiguration {
       ['monitor_read_only_interval', o.monitorReadOnlyIntervalMs ?? DEFAULTS.monitorReadOnlyIntervalMs],
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
       ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
+      // The stop handler reads each session's open transaction from the processlist's
+      // extended_info (stats_mysql_global's Active_Transactions lags by up to two seconds).
+      ['show_processlist_extended', 1],
     ], o.rawMysqlVariables), '  '));
     push('}');
 

@@ -142,6 +142,7 @@ describe('rendering per backend kind', () => {
       monitor_read_only_interval: 1000,
       monitor_read_only_timeout: 800,
       monitor_writer_is_also_reader: false,
+      show_processlist_extended: 1,
       default_query_timeout: '60000',
       ping_interval_server_msec: '5000',
     });
@@ -267,6 +268,7 @@ describe('validation', () => {
     ['timeout', () => make(rule({ timeoutMs: 0.5 })), /timeoutMs must be an integer/],
     ['raw typed variable', () => make({ rawMysqlVariables: { threads: '4' } }), /rawMysqlVariables.threads is set by workerThreads; use that instead \(got "4"\)/],
     ['raw monitor password', () => make({ rawMysqlVariables: { monitor_password: 'x' } }), /rawMysqlVariables.monitor_password is set by the monitor secret/],
+    ['raw processlist extended', () => make({ rawMysqlVariables: { show_processlist_extended: '0' } }), /rawMysqlVariables.show_processlist_extended cannot be overridden: the stop handler reads open transactions from the processlist's extended_info \(got "0"\)/],
     ['raw prefixed name', () => make({ rawMysqlVariables: { 'mysql-threads': '4' } }), /rawMysqlVariables.mysql-threads must be a variable name without its prefix/],
     ['raw quote', () => make({ rawMysqlVariables: { init_connect: 'SET NAMES "utf8mb4"' } }), /rawMysqlVariables.init_connect must not contain "/],
     ['raw admin credentials', () => make({ rawAdminVariables: { admin_credentials: 'admin:admin' } }), /rawAdminVariables.admin_credentials is set by the admin secret/],
