@@ -354,9 +354,8 @@ export class ProxySqlConfiguration {
       entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${indent}${k}=${typeof v === 'string' ? lcString(v) : String(v)}`);
 
     push('# ProxySQL configuration rendered by cdk-proxysql. Secrets are placeholders filled in at start-up.');
-    // Read by the start script so the stop handler and the health check need no extra env vars.
+    // Read by the start script so the stop handler and the health check need no extra env var.
     push(`# cdk-proxysql admin_port=${this.adminPort}`);
-    push(`# cdk-proxysql writer_hostgroup=${this.writerHg}`);
 
     // admin
     const adminCreds = `${secretRef(ADMIN_USERNAME_ENV, this.props.adminSecret, 'username', SecretQuoting.ADMIN)}:${secretRef(ADMIN_PASSWORD_ENV, this.props.adminSecret, 'password', SecretQuoting.ADMIN)}`;

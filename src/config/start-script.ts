@@ -193,17 +193,21 @@ exit "$rc"
 `;
 
 /**
- * Container health check (`CMD-SHELL`): the admin interface answers AND the writer hostgroup
- * still holds a server. ProxySQL moves the writer out of its hostgroup when the monitor user
- * cannot log in (it then assumes read_only=1 everywhere), after which every write fails while the
- * port stays open; this check makes ECS replace such a task.
+ * Container health check (`CMD-SHELL`): fails only for a fault in the task itself.
  *
- * Tradeoff: it counts servers that are not OFFLINE_HARD rather than only ONLINE ones. During an
- * Aurora failover the writer is SHUNNED for seconds to tens of seconds on every task at once; an
- * ONLINE-only check would then replace the whole fleet in the middle of the failover. The NLB
- * target health check stays a plain TCP check on the traffic port so it never depends on the database.
+ * It passes when the admin interface answers a read of `runtime_mysql_servers` within its
+ * connect timeout. To answer it the admin thread takes the hostgroup manager's lock, which every
+ * query routed through the proxy needs too, so a ProxySQL that is gone, not listening or wedged
+ * fails the check; the rows themselves are not looked at.
+ *
+ * Database-side faults never fail it: no server in the writer hostgroup, SHUNNED servers, a
+ * monitor user that cannot log in. Replacing tasks fixes none of them, and they hit every task at
+ * once: with 3 retries every 10 s, a check that required a writer (measured on 2.7.1: failing from
+ * the 5th second after the primary stopped) would have ECS replace the whole fleet during any
+ * writer outage longer than ~30 s, killing reads that still worked through the replicas.
+ * ProxySQL logs those faults itself (`missed 3 read_only checks. Assuming read_only=1`,
+ * `is returning "Access denied" for monitoring user`, shunning messages); metrics and alarms
+ * are the place to act on them.
  */
 export const HEALTH_CHECK_SCRIPT = `d="\${${CONFIG_DIR_ENV}:-/var/lib/proxysql}"; `
-  + 'hg=$(sed -n \'s/^# cdk-proxysql writer_hostgroup=\\([0-9][0-9]*\\)$/\\1/p\' "$d/proxysql.cnf"); '
-  + 'n=$(mysql --defaults-file="$d/admin-client.cnf" -N -B -e "SELECT COUNT(*) FROM runtime_mysql_servers WHERE hostgroup_id=${hg:-10} AND status<>\'OFFLINE_HARD\'" </dev/null) '
-  + '&& [ "${n:-0}" -gt 0 ]';
+  + 'mysql --defaults-file="$d/admin-client.cnf" --connect-timeout=3 -N -B -e "SELECT COUNT(*) FROM runtime_mysql_servers" </dev/null >/dev/null';

@@ -297,19 +297,26 @@ describe('admin client option file', () => {
     }
   });
 
-  test('health check script is plain sh that reads the writer hostgroup from the rendered file', () => {
-    expect(HEALTH_CHECK_SCRIPT).toContain('runtime_mysql_servers');
+  test('health check: passes whenever the admin interface answers, whatever the database state; fails when it does not', () => {
     const r = run('/bin/sh', HOSTILE);
     const dir = r.dir;
-    // A stub mysql that prints what the admin interface would answer for the query it was given.
+    // A stub mysql that records its arguments and exits with STUB_RC after printing STUB_OUT.
     fs.writeFileSync(path.join(dir, 'bin', 'mysql'), `#!/bin/sh
-for a in "$@"; do last="$a"; done
-printf '%s\\n' "$last" > "$STUB_DIR/health-query"
-echo "$STUB_COUNT"
+printf '%s\\n' "$@" > "$STUB_DIR/health-args"
+printf '%s\\n' "\${STUB_OUT:-}"
+exit "\${STUB_RC:-0}"
 `, { mode: 0o755 });
     const env = { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, STUB_DIR: dir, PROXYSQL_CONFIG_DIR: path.join(dir, 'etc') };
-    expect(spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, STUB_COUNT: '1' } }).status).toBe(0);
-    expect(fs.readFileSync(path.join(dir, 'health-query'), 'utf8')).toContain('hostgroup_id=10 ');
-    expect(spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, STUB_COUNT: '0' } }).status).not.toBe(0);
+    const check = (extra: { [k: string]: string }) => spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, ...extra }, encoding: 'utf8' });
+    // An empty writer hostgroup (no runtime servers at all) is the database's fault: the check passes.
+    expect(check({ STUB_OUT: '0' }).status).toBe(0);
+    expect(check({ STUB_OUT: '3' }).status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'health-args'), 'utf8').trimEnd().split('\n')).toEqual([
+      `--defaults-file=${path.join(dir, 'etc', 'admin-client.cnf')}`, '--connect-timeout=3', '-N', '-B', '-e',
+      'SELECT COUNT(*) FROM runtime_mysql_servers',
+    ]);
+    // The admin interface does not answer: the check fails.
+    expect(check({ STUB_RC: '1' }).status).not.toBe(0);
+    expect(HEALTH_CHECK_SCRIPT).not.toMatch(/hostgroup|ONLINE|SHUNNED|OFFLINE/);
   });
 });
