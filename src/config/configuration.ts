@@ -397,6 +397,11 @@ export class ProxySqlConfiguration {
       ['monitor_read_only_interval', o.monitorReadOnlyIntervalMs ?? DEFAULTS.monitorReadOnlyIntervalMs],
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
       ['monitor_writer_is_also_reader', o.writerIsAlsoReader ?? false],
+      // The NLB's TCP health check connects and closes without a handshake; ProxySQL would log
+      // every probe as "Closing unhealthy client connection" (several lines per task every 10 s).
+      // The same warning also names clients that drop a connection without COM_QUIT, so a raw
+      // variable may turn it back on.
+      ['log_unhealthy_connections', false],
       // The stop handler reads each session's open transaction from the processlist's
       // extended_info (stats_mysql_global's Active_Transactions lags by up to two seconds).
       ['show_processlist_extended', 1],

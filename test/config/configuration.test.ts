@@ -142,6 +142,7 @@ describe('rendering per backend kind', () => {
       monitor_read_only_interval: 1000,
       monitor_read_only_timeout: 800,
       monitor_writer_is_also_reader: false,
+      log_unhealthy_connections: false,
       show_processlist_extended: 1,
       default_query_timeout: '60000',
       ping_interval_server_msec: '5000',
@@ -197,6 +198,12 @@ describe('rendering per backend kind', () => {
     const raw = parsed(make({ rawAdminVariables: { web_enabled: 'true' }, rawMysqlVariables: { monitor_enabled: 'false' } }));
     expect((raw.admin_variables as Row).web_enabled).toBe('true');
     expect((raw.mysql_variables as Row).monitor_enabled).toBe('false');
+  });
+
+  test('NLB TCP probes stay out of the log: log_unhealthy_connections is off, and a raw variable can turn it back on', () => {
+    expect((parsed(make()).mysql_variables as Row).log_unhealthy_connections).toBe(false);
+    const raw = parsed(make({ rawMysqlVariables: { log_unhealthy_connections: 'true' } })).mysql_variables as Row;
+    expect(raw.log_unhealthy_connections).toBe('true');
   });
 
   test('sizing defaults follow task size, with bounds', () => {
