@@ -67,15 +67,24 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
   /**
-   * Number of tasks. At least 2 so that a task or an Availability Zone can fail.
+   * Number of tasks to set on every deploy. Leave it unset so that deploys keep the count
+   * autoscaling chose: with it set, every deploy that touches the service (a new image, a config
+   * change) sends this count and shrinks a service autoscaling had grown.
    *
-   * @default 2
+   * Unset, the template carries no `DesiredCount`. The trade-off is the first deploy: CloudFormation
+   * creates the service with one task, and only once that service is stable does registering the
+   * scalable target raise it to `minCapacity`; until the second task is healthy, one task (one
+   * Availability Zone) serves. Later deploys leave the count alone, and `minCapacity` holds the
+   * floor.
+   *
+   * @default - not set: the first deploy starts with 1 task and autoscaling raises it to `minCapacity`
    */
   readonly desiredCount?: number;
   /**
-   * Fewest tasks autoscaling keeps.
+   * Fewest tasks autoscaling keeps (and, with `desiredCount` unset, the count the first deploy
+   * reaches). Keep it at 2 or more so that a task or an Availability Zone can fail.
    *
-   * @default - desiredCount
+   * @default - desiredCount when set, else 2
    */
   readonly minCapacity?: number;
   /**
@@ -245,8 +254,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     super(scope, id);
     const cpu = props.cpu ?? 1024;
     const memoryLimitMiB = props.memoryLimitMiB ?? 2048;
-    const desiredCount = props.desiredCount ?? 2;
-    const minCapacity = props.minCapacity ?? desiredCount;
+    // Unset desiredCount stays unset: the template then carries no DesiredCount (see its JSDoc).
+    const desiredCount = props.desiredCount;
+    const minCapacity = props.minCapacity ?? desiredCount ?? 2;
     const maxCapacity = props.maxCapacity ?? Math.max(6, 3 * minCapacity);
     const listenerPort = props.listenerPort ?? 3306;
     const drainTime = props.drainTime ?? Duration.seconds(20);
@@ -515,7 +525,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 interface ValidatedNumbers {
   readonly cpu: number;
   readonly memoryLimitMiB: number;
-  readonly desiredCount: number;
+  readonly desiredCount?: number;
   readonly minCapacity: number;
   readonly maxCapacity: number;
   readonly listenerPort: number;
