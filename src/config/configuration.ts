@@ -310,7 +310,8 @@ export class ProxySqlConfiguration {
     }
   }
 
-  private raw(path: string, vars: { [name: string]: string } | undefined, typed: { [name: string]: string }, fixed: { [name: string]: string }): void {
+  private raw(path: string, vars: { [name: string]: string } | undefined,
+    typed: { [name: string]: string }, fixed: { [name: string]: string }): void {
     for (const [name, value] of Object.entries(vars ?? {})) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) {
         this.fail(`${path}.${name}`, 'must be a variable name without its prefix (lower case letters, digits, _)', name);
