@@ -79,17 +79,25 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
   /**
-   * Number of tasks. At least 2 so that a task or an Availability Zone can fail. As a token it
-   * needs `maxCapacity` (or a concrete `minCapacity`), which is otherwise computed from it.
+   * Number of tasks to set on every deploy. Leave it unset so that deploys keep the count
+   * autoscaling chose: with it set, every deploy that touches the service (a new image, a config
+   * change) sends this count and shrinks a service autoscaling had grown. As a token it needs `maxCapacity` (or a concrete
+   * `minCapacity`), which is otherwise computed from it.
    *
-   * @default 2
+   * Unset, the template carries no `DesiredCount`. The trade-off is the first deploy: CloudFormation
+   * creates the service with one task, and only once that service is stable does registering the
+   * scalable target raise it to `minCapacity`; until the second task is healthy, one task (one
+   * Availability Zone) serves. Later deploys leave the count alone, and `minCapacity` holds the
+   * floor.
+   *
+   * @default - not set: the first deploy starts with 1 task and autoscaling raises it to `minCapacity`
    */
   readonly desiredCount?: number;
   /**
-   * Fewest tasks autoscaling keeps. As a token it needs `maxCapacity`, which is otherwise computed
-   * from it.
+   * Fewest tasks autoscaling keeps (and, with `desiredCount` unset, the count the first deploy
+   * reaches). Keep it at 2 or more so that a task or an Availability Zone can fail. As a token it needs `maxCapacity`, which is otherwise computed from it.
    *
-   * @default - desiredCount
+   * @default - desiredCount when set, else 2
    */
   readonly minCapacity?: number;
   /**
@@ -164,9 +172,18 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly dropUsersOnDelete?: boolean;
   /**
-   * How long a stopping task keeps serving in-flight queries after it stops accepting new
-   * connections (`PROXYSQL PAUSE`), and how long the load balancer drains a task. At most 110 s
-   * (Fargate's stop timeout is 120 s). Not a token: the container's stop timeout is computed from it.
+   * How long a stopping task may keep serving the clients it already has. ECS stops a task in this
+   * order:
+   * 1. it deregisters the task from the target group: new connections go to other tasks;
+   * 2. it waits the target group's deregistration delay, set to `drainTime`: open connections keep
+   *    working, and those still open at its end are reset by the load balancer (connection
+   *    termination is on), so clients reconnect to a live task;
+   * 3. it sends SIGTERM: the task stops accepting connections (`PROXYSQL PAUSE`) and waits while a
+   *    statement still runs or a transaction is open, at most `drainTime` again, then exits
+   *    (normally within 2 s, as clients are gone after step 2);
+   * 4. it kills the container if it is still there after the stop timeout, set to `drainTime` + 10 s.
+   * At most 110 s (Fargate's stop timeout is at most 120 s). Set it to the longest transaction you
+   * want to survive a scale-in or a deploy. Not a token: the stop timeout is computed from it.
    *
    * @default Duration.seconds(20)
    */
@@ -296,8 +313,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     super(scope, id);
     const cpu = props.cpu ?? 1024;
     const memoryLimitMiB = props.memoryLimitMiB ?? 2048;
-    const desiredCount = props.desiredCount ?? 2;
-    const minCapacity = props.minCapacity ?? desiredCount;
+    // Unset desiredCount stays unset: the template then carries no DesiredCount (see its JSDoc).
+    const desiredCount = props.desiredCount;
+    const minCapacity = props.minCapacity ?? desiredCount ?? 2;
     const maxCapacity = props.maxCapacity ?? Math.max(6, 3 * minCapacity);
     const listenerPort = props.listenerPort ?? 3306;
     const drainTime = props.drainTime ?? Duration.seconds(20);
@@ -471,8 +489,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         retries: 3,
         startPeriod: Duration.seconds(30),
       },
-      // The container gets drainTime for PROXYSQL PAUSE + in-flight queries, plus a margin to exit.
-      stopTimeout: Duration.seconds(Math.min(120, drainTime.toSeconds() + 10)),
+      // SIGTERM comes after the deregistration delay (= drainTime); the start script then waits at
+      // most drainTime for in-flight work, and ProxySQL needs well under 10 s more to exit.
+      stopTimeout: Duration.seconds(drainTime.toSeconds() + 10),
       portMappings: [
         { containerPort: this.trafficPort, name: 'mysql' },
         ...(this.restApiPort !== undefined ? [{ containerPort: this.restApiPort, name: 'restapi' }] : []),
@@ -539,6 +558,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       port: this.trafficPort,
       protocol: elbv2.Protocol.TCP,
       targets: [this.service.loadBalancerTarget({ containerName: 'proxysql', containerPort: this.trafficPort })],
+      // ECS waits this long after deregistering a task before it sends SIGTERM (see drainTime).
       deregistrationDelay: drainTime,
       // The NLB checks only that ProxySQL accepts connections: a database failover must not make
       // every task unhealthy at once (ProxySQL itself rides out the failover).
@@ -626,7 +646,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 interface ValidatedNumbers {
   readonly cpu: number;
   readonly memoryLimitMiB: number;
-  readonly desiredCount: number;
+  readonly desiredCount?: number;
   readonly minCapacity: number;
   readonly maxCapacity: number;
   readonly listenerPort: number;

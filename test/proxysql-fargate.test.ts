@@ -50,7 +50,8 @@ describe('ProxySqlFargate service', () => {
   test('GIVEN defaults THEN two ARM64 tasks with rollback, ECS Exec, Container Insights and CPU autoscaling', () => {
     const { template } = proxyWith();
     template.hasResourceProperties('AWS::ECS::Service', {
-      DesiredCount: 2,
+      // No DesiredCount: autoscaling's minCapacity (2) sets the count, and deploys keep what it chose.
+      DesiredCount: Match.absent(),
       LaunchType: 'FARGATE',
       EnableExecuteCommand: true,
       AvailabilityZoneRebalancing: 'ENABLED',
@@ -94,6 +95,41 @@ describe('ProxySqlFargate service', () => {
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 9 });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 50 }),
+    });
+  });
+
+  test('GIVEN minCapacity without desiredCount THEN the template sends no DesiredCount and the scalable target holds the floor', () => {
+    const { template } = proxyWith({ minCapacity: 4 });
+    const services = template.findResources('AWS::ECS::Service');
+    expect(Object.values(services)).toHaveLength(1);
+    expect(Object.values(services)[0].Properties).not.toHaveProperty('DesiredCount');
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 4, MaxCapacity: 12, ScalableDimension: 'ecs:service:DesiredCount',
+    });
+  });
+
+  test('GIVEN desiredCount THEN every deploy sends it, and minCapacity follows it', () => {
+    const { template } = proxyWith({ desiredCount: 3 });
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 9 });
+  });
+
+  test.each([
+    [undefined, 20],
+    [Duration.seconds(0), 0],
+    [Duration.seconds(45), 45],
+    [Duration.seconds(110), 110],
+  ])('drainTime %p: deregistration delay and the in-flight wait are drainTime, the stop timeout 10 s more', (drainTime, seconds) => {
+    const { template } = proxyWith(drainTime ? { drainTime } : {});
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        Name: 'proxysql',
+        StopTimeout: seconds + 10,
+        Environment: Match.arrayWith([{ Name: 'PROXYSQL_DRAIN_SECONDS', Value: String(seconds) }]),
+      })],
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(seconds) }]),
     });
   });
 

@@ -144,6 +144,10 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   monitor_username: 'the monitor secret',
   monitor_password: 'the monitor secret',
 };
+/** Mysql variables the task itself depends on, with the reason; no prop changes them. */
+const FIXED_MYSQL_VARIABLES: { [name: string]: string } = {
+  show_processlist_extended: 'the stop handler reads open transactions from the processlist\'s extended_info',
+};
 const TYPED_ADMIN_VARIABLES: { [name: string]: string } = {
   admin_credentials: 'the admin secret',
   mysql_ifaces: 'adminPort',
@@ -356,8 +360,8 @@ export class ProxySqlConfiguration {
     }
 
     // Raw variables
-    this.raw('rawMysqlVariables', o.rawMysqlVariables, TYPED_MYSQL_VARIABLES);
-    this.raw('rawAdminVariables', o.rawAdminVariables, TYPED_ADMIN_VARIABLES);
+    this.raw('rawMysqlVariables', o.rawMysqlVariables, TYPED_MYSQL_VARIABLES, FIXED_MYSQL_VARIABLES);
+    this.raw('rawAdminVariables', o.rawAdminVariables, TYPED_ADMIN_VARIABLES, {});
     if (this.props.adminListenAddress !== undefined) this.sqlSafe('adminListenAddress', this.props.adminListenAddress, '"');
   }
 
@@ -399,12 +403,14 @@ export class ProxySqlConfiguration {
     }
   }
 
-  private raw(path: string, vars: { [name: string]: string } | undefined, typed: { [name: string]: string }): void {
+  private raw(path: string, vars: { [name: string]: string } | undefined,
+    typed: { [name: string]: string }, fixed: { [name: string]: string }): void {
     for (const [name, value] of Object.entries(vars ?? {})) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) {
         this.fail(`${path}.${name}`, 'must be a variable name without its prefix (lower case letters, digits, _)', name);
       }
       if (typed[name]) this.fail(`${path}.${name}`, `is set by ${typed[name]}; use that instead`, value);
+      if (fixed[name]) this.fail(`${path}.${name}`, `cannot be overridden: ${fixed[name]}`, value);
       if (typeof value !== 'string') this.fail(`${path}.${name}`, 'must be a string', value);
       this.sqlSafe(`${path}.${name}`, value, '"');
     }
@@ -458,9 +464,8 @@ export class ProxySqlConfiguration {
       entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${indent}${k}=${typeof v === 'string' ? lcString(v) : String(v)}`);
 
     push('# ProxySQL configuration rendered by cdk-proxysql. Secrets are placeholders filled in at start-up.');
-    // Read by the start script so the stop handler and the health check need no extra env vars.
+    // Read by the start script so the stop handler and the health check need no extra env var.
     push(`# cdk-proxysql admin_port=${this.adminPort}`);
-    push(`# cdk-proxysql writer_hostgroup=${this.writerHg}`);
 
     // admin
     const adminCreds = `${secretRef(ADMIN_USERNAME_ENV, this.props.adminSecret, 'username', SecretQuoting.ADMIN)}:${secretRef(ADMIN_PASSWORD_ENV, this.props.adminSecret, 'password', SecretQuoting.ADMIN)}`;
@@ -513,6 +518,14 @@ export class ProxySqlConfiguration {
       // A server shunned after connection errors is tried again after this many seconds (ProxySQL's
       // default is 10): reads return to a recovered replica within a few seconds.
       ['shun_recovery_time_sec', DEFAULTS.shunRecoveryTimeSec],
+      // The NLB's TCP health check connects and closes without a handshake; ProxySQL would log
+      // every probe as "Closing unhealthy client connection" (several lines per task every 10 s).
+      // The same warning also names clients that drop a connection without COM_QUIT, so a raw
+      // variable may turn it back on.
+      ['log_unhealthy_connections', false],
+      // The stop handler reads each session's open transaction from the processlist's
+      // extended_info (stats_mysql_global's Active_Transactions lags by up to two seconds).
+      ['show_processlist_extended', 1],
     ], o.rawMysqlVariables), '  '));
     push('}');
 

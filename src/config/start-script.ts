@@ -99,6 +99,25 @@ function shQuote(s: string): string {
 }
 
 /**
+ * What the stop handler counts as work in flight, as one admin query on
+ * `stats_mysql_processlist` answering `<statements> <transactions>`:
+ * - sessions whose command is neither `Sleep` (idle) nor `Connecting client` (a handshake: no work
+ *   yet, and the paused listener admits no one new);
+ * - idle sessions inside an open transaction: `active_transactions` of the session's
+ *   `extended_info` JSON (the configuration sets `mysql-show_processlist_extended=1`).
+ * Measured on 2.7.1, `stats_mysql_global`'s `Active_Transactions` will not do: it is a per-thread
+ * sum refreshed by each worker's maintenance pass (every second while busy, every
+ * `mysql-poll_timeout` = 2 s when idle), and ProxySQL counts every running statement as a
+ * transaction until then; it still read 1 for 2.1 s after an autocommit `SELECT SLEEP(3)` ended.
+ * The session's own value is set when a statement starts and re-read from the backend when it
+ * ends. The admin interface's own sessions are not in the processlist.
+ */
+export const IN_FLIGHT_SQL = 'SELECT '
+  + 'COALESCE(SUM(command NOT IN (\'Sleep\', \'Connecting client\')), 0), '
+  + 'COALESCE(SUM(command = \'Sleep\' AND json_extract(extended_info, \'$.active_transactions\') > 0), 0) '
+  + 'FROM stats_mysql_processlist';
+
+/**
  * The POSIX sh start script, run as `['sh', '-c', START_SCRIPT]`.
  *
  * - Renders `$PROXYSQL_CONFIG_DIR/proxysql.cnf` (mode 0600) from `PROXYSQL_CONFIG_TEMPLATE` and the
@@ -107,9 +126,19 @@ function shQuote(s: string): string {
  * - Writes `$PROXYSQL_CONFIG_DIR/admin-client.cnf` (0600) for the admin mysql client.
  * - Runs `proxysql -f --initial --idle-threads -c FILE -D DATADIR` as a child: `--initial` makes
  *   the file win over any proxysql.db left in a reused datadir.
- * - On SIGTERM/SIGINT: `PROXYSQL PAUSE` through the admin interface (ProxySQL stops accepting new
- *   client connections while in-flight sessions finish), waits `PROXYSQL_DRAIN_SECONDS`
- *   (default 20), then forwards SIGTERM and exits with ProxySQL's status.
+ * - On SIGTERM/SIGINT: `PROXYSQL PAUSE` through the admin interface (ProxySQL refuses new client
+ *   connections; sessions already open carry on), then waits only while a statement runs or a
+ *   transaction is open (`IN_FLIGHT_SQL`, polled every half second), at most
+ *   `PROXYSQL_DRAIN_SECONDS` (default 20) counted from the signal; then forwards SIGTERM and
+ *   exits with ProxySQL's status.
+ *
+ * Why not a fixed drain: ECS stops a task behind a load balancer in this order — deregister the
+ * target, wait the target group's deregistration delay (existing flows keep working; with
+ * connection termination on, the NLB resets the ones left at its end), and only then send
+ * SIGTERM. By then clients are normally gone, so a fixed wait only doubled the stop time
+ * (measured on 2.7.1: exit 20.4 s after SIGTERM with nothing in flight after 2.5 s). The wait
+ * remains for whatever still runs at SIGTERM, e.g. with `drainTime` 0 or with connection
+ * termination turned off on the target group.
  */
 export const START_SCRIPT = `set -u
 umask 077
@@ -170,12 +199,23 @@ stopping=
 on_term() {
   [ -n "$stopping" ] && return
   stopping=1
-  log "stop requested: PROXYSQL PAUSE, then draining for \${drain}s"
-  if ! timeout 10 mysql --defaults-file="$client" -e 'PROXYSQL PAUSE' </dev/null; then
+  t0=$(date +%s)
+  log "stop requested: PROXYSQL PAUSE, then waiting up to \${drain}s while statements run or transactions are open"
+  if timeout 5 mysql --defaults-file="$client" -e 'PROXYSQL PAUSE' </dev/null; then
+    while :; do
+      if busy=$(timeout 5 mysql --defaults-file="$client" -N -B -e ${shQuote(IN_FLIGHT_SQL)} </dev/null); then
+        set -- $busy
+        [ "\${1:-x}" = 0 ] && [ "\${2:-x}" = 0 ] && { log "nothing in flight $(( $(date +%s) - t0 ))s after the stop request; stopping ProxySQL"; break; }
+        state="\${1:-?} statements running, \${2:-?} idle transactions open"
+      else
+        state="no answer from the admin interface"
+      fi
+      if [ $(( $(date +%s) - t0 )) -ge "$drain" ]; then log "drain time up (\${drain}s) with $state; stopping ProxySQL"; break; fi
+      sleep 0.5
+    done
+  else
     log "PROXYSQL PAUSE failed; stopping without a drain"
-    drain=0
   fi
-  sleep "$drain"
   kill -TERM "$child" 2>/dev/null
 }
 trap on_term TERM INT
@@ -189,17 +229,21 @@ exit "$rc"
 `;
 
 /**
- * Container health check (`CMD-SHELL`): the admin interface answers AND the writer hostgroup
- * still holds a server. ProxySQL moves the writer out of its hostgroup when the monitor user
- * cannot log in (it then assumes read_only=1 everywhere), after which every write fails while the
- * port stays open; this check makes ECS replace such a task.
+ * Container health check (`CMD-SHELL`): fails only for a fault in the task itself.
  *
- * Tradeoff: it counts servers that are not OFFLINE_HARD rather than only ONLINE ones. During an
- * Aurora failover the writer is SHUNNED for seconds to tens of seconds on every task at once; an
- * ONLINE-only check would then replace the whole fleet in the middle of the failover. The NLB
- * target health check stays a plain TCP check on the traffic port so it never depends on the database.
+ * It passes when the admin interface answers a read of `runtime_mysql_servers` within its
+ * connect timeout. To answer it the admin thread takes the hostgroup manager's lock, which every
+ * query routed through the proxy needs too, so a ProxySQL that is gone, not listening or wedged
+ * fails the check; the rows themselves are not looked at.
+ *
+ * Database-side faults never fail it: no server in the writer hostgroup, SHUNNED servers, a
+ * monitor user that cannot log in. Replacing tasks fixes none of them, and they hit every task at
+ * once: with 3 retries every 10 s, a check that required a writer (measured on 2.7.1: failing from
+ * the 5th second after the primary stopped) would have ECS replace the whole fleet during any
+ * writer outage longer than ~30 s, killing reads that still worked through the replicas.
+ * ProxySQL logs those faults itself (`missed 3 read_only checks. Assuming read_only=1`,
+ * `is returning "Access denied" for monitoring user`, shunning messages); metrics and alarms
+ * are the place to act on them.
  */
 export const HEALTH_CHECK_SCRIPT = `d="\${${CONFIG_DIR_ENV}:-/var/lib/proxysql}"; `
-  + 'hg=$(sed -n \'s/^# cdk-proxysql writer_hostgroup=\\([0-9][0-9]*\\)$/\\1/p\' "$d/proxysql.cnf"); '
-  + 'n=$(mysql --defaults-file="$d/admin-client.cnf" -N -B -e "SELECT COUNT(*) FROM runtime_mysql_servers WHERE hostgroup_id=${hg:-10} AND status<>\'OFFLINE_HARD\'" </dev/null) '
-  + '&& [ "${n:-0}" -gt 0 ]';
+  + 'mysql --defaults-file="$d/admin-client.cnf" --connect-timeout=3 -N -B -e "SELECT COUNT(*) FROM runtime_mysql_servers" </dev/null >/dev/null';

@@ -151,6 +151,8 @@ describe('rendering per backend kind', () => {
       monitor_replication_lag_interval: 1000,
       set_query_lock_on_hostgroup: 0,
       shun_recovery_time_sec: 2,
+      log_unhealthy_connections: false,
+      show_processlist_extended: 1,
       default_query_timeout: '60000',
       ping_interval_server_msec: '5000',
     });
@@ -205,6 +207,12 @@ describe('rendering per backend kind', () => {
     const raw = parsed(make({ rawAdminVariables: { web_enabled: 'true' }, rawMysqlVariables: { monitor_enabled: 'false' } }));
     expect((raw.admin_variables as Row).web_enabled).toBe('true');
     expect((raw.mysql_variables as Row).monitor_enabled).toBe('false');
+  });
+
+  test('NLB TCP probes stay out of the log: log_unhealthy_connections is off, and a raw variable can turn it back on', () => {
+    expect((parsed(make()).mysql_variables as Row).log_unhealthy_connections).toBe(false);
+    const raw = parsed(make({ rawMysqlVariables: { log_unhealthy_connections: 'true' } })).mysql_variables as Row;
+    expect(raw.log_unhealthy_connections).toBe('true');
   });
 
   test('sizing defaults follow task size, with bounds', () => {
@@ -279,6 +287,7 @@ describe('validation', () => {
     ['timeout', () => make(rule({ timeoutMs: 0.5 })), /timeoutMs must be an integer/],
     ['raw typed variable', () => make({ rawMysqlVariables: { threads: '4' } }), /rawMysqlVariables.threads is set by workerThreads; use that instead \(got "4"\)/],
     ['raw monitor password', () => make({ rawMysqlVariables: { monitor_password: 'x' } }), /rawMysqlVariables.monitor_password is set by the monitor secret/],
+    ['raw processlist extended', () => make({ rawMysqlVariables: { show_processlist_extended: '0' } }), /rawMysqlVariables.show_processlist_extended cannot be overridden: the stop handler reads open transactions from the processlist's extended_info \(got "0"\)/],
     ['raw prefixed name', () => make({ rawMysqlVariables: { 'mysql-threads': '4' } }), /rawMysqlVariables.mysql-threads must be a variable name without its prefix/],
     ['raw quote', () => make({ rawMysqlVariables: { init_connect: 'SET NAMES "utf8mb4"' } }), /rawMysqlVariables.init_connect must not contain "/],
     ['raw admin credentials', () => make({ rawAdminVariables: { admin_credentials: 'admin:admin' } }), /rawAdminVariables.admin_credentials is set by the admin secret/],

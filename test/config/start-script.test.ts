@@ -6,7 +6,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as mysql from 'mysql2/promise';
 import { ProxySqlConfiguration } from '../../src/config/configuration';
-import { HEALTH_CHECK_SCRIPT, START_SCRIPT } from '../../src/config/start-script';
+import { HEALTH_CHECK_SCRIPT, IN_FLIGHT_SQL, START_SCRIPT } from '../../src/config/start-script';
 import { ReplicationCheck } from '../../src/config/topology';
 import { ProxySqlUser } from '../../src/config/users';
 import { LibconfigValue, parseLibconfigFile } from '../fixtures/libconfig';
@@ -60,10 +60,22 @@ if [ -n "\${STUB_STAY_UP:-}" ]; then
   while :; do sleep 0.05; done
 fi
 `, { mode: 0o755 });
+  // The admin client: PROXYSQL PAUSE (fails when STUB_PAUSE_FAILS is set), and the in-flight
+  // poll, answering what the file "busy" holds (statements, transactions), else "0 0".
   fs.writeFileSync(path.join(bin, 'mysql'), `#!/bin/sh
-printf '%s\\n' "$@" > "$STUB_DIR/mysql-args"
-cat > "$STUB_DIR/mysql-stdin"
-echo PAUSE >> "$STUB_DIR/events"
+for a in "$@"; do last="$a"; done
+case "$last" in
+  'PROXYSQL PAUSE')
+    printf '%s\\n' "$@" > "$STUB_DIR/mysql-args"
+    cat > "$STUB_DIR/mysql-stdin"
+    echo PAUSE >> "$STUB_DIR/events"
+    [ -z "\${STUB_PAUSE_FAILS:-}" ];;
+  *stats_mysql_processlist*)
+    printf '%s\\n' "$@" > "$STUB_DIR/poll-args"
+    echo POLL >> "$STUB_DIR/events"
+    if [ -f "$STUB_DIR/busy" ]; then cat "$STUB_DIR/busy"; else printf '0\\t0\\n'; fi;;
+  *) exit 1;;
+esac
 `, { mode: 0o755 });
   return bin;
 }
@@ -193,27 +205,75 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     expect(r.stderr).toMatch(/PROXYSQL_CONFIG_TEMPLATE is empty or not set/);
   });
 
-  test('SIGTERM: PROXYSQL PAUSE through the admin client, drain, then TERM to ProxySQL', async () => {
+  /** Start the script with a ProxySQL stub that stays up, wait until it runs, send SIGTERM. */
+  async function stopScript(extra: { [k: string]: string }, beforeTerm?: (dir: string) => void) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxysql-stop-'));
     const child = spawn(shell, ['-c', START_SCRIPT], {
-      env: envFor(dir, HOSTILE, { STUB_STAY_UP: '1', PROXYSQL_DRAIN_SECONDS: '1' }), stdio: ['ignore', 'pipe', 'pipe'],
+      env: envFor(dir, HOSTILE, { STUB_STAY_UP: '1', ...extra }), stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', d => { output += d; });
     child.stderr.on('data', d => { output += d; });
     const deadline = Date.now() + 10000;
     while (!fs.existsSync(path.join(dir, 'mode')) && Date.now() < deadline) await new Promise(res => setTimeout(res, 50));
+    beforeTerm?.(dir);
     const sent = Date.now();
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>(res => child.on('exit', c => res(c)));
-    const elapsed = Date.now() - sent;
+    const exited = new Promise<{ code: number | null; at: number }>(res => child.on('exit', c => res({ code: c, at: Date.now() })));
+    return {
+      dir,
+      sent,
+      exited,
+      output: () => output,
+      events: () => fs.readFileSync(path.join(dir, 'events'), 'utf8').trimEnd().split('\n'),
+    };
+  }
+
+  test('SIGTERM with nothing in flight: PROXYSQL PAUSE, one poll, TERM to ProxySQL at once (no fixed drain)', async () => {
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20' });
+    const { code, at } = await stop.exited;
     expect(code).toBe(0);
-    expect(fs.readFileSync(path.join(dir, 'events'), 'utf8')).toBe('PAUSE\nTERM\n');
-    expect(elapsed).toBeGreaterThanOrEqual(900); // the drain
-    const args = fs.readFileSync(path.join(dir, 'mysql-args'), 'utf8').trimEnd().split('\n');
-    expect(args).toEqual([`--defaults-file=${path.join(dir, 'etc', 'admin-client.cnf')}`, '-e', 'PROXYSQL PAUSE']);
-    expectNoSecretIn(output + args.join(' '));
-    expect(output).toMatch(/stop requested: PROXYSQL PAUSE, then draining for 1s/);
+    expect(stop.events()).toEqual(['PAUSE', 'POLL', 'TERM']);
+    expect(at - stop.sent).toBeLessThan(5000); // was 20 s: the whole drain time
+    const args = fs.readFileSync(path.join(stop.dir, 'mysql-args'), 'utf8').trimEnd().split('\n');
+    expect(args).toEqual([`--defaults-file=${path.join(stop.dir, 'etc', 'admin-client.cnf')}`, '-e', 'PROXYSQL PAUSE']);
+    const poll = fs.readFileSync(path.join(stop.dir, 'poll-args'), 'utf8').trimEnd().split('\n');
+    expect(poll).toEqual([`--defaults-file=${path.join(stop.dir, 'etc', 'admin-client.cnf')}`, '-N', '-B', '-e', IN_FLIGHT_SQL]);
+    expectNoSecretIn(stop.output() + args.join(' '));
+    expect(stop.output()).toMatch(/stop requested: PROXYSQL PAUSE, then waiting up to 20s while statements run or transactions are open/);
+    expect(stop.output()).toMatch(/nothing in flight 0s after the stop request; stopping ProxySQL/);
+  }, 20000);
+
+  test('SIGTERM while work is in flight: waits until it ends, then stops within a poll', async () => {
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20' }, dir => fs.writeFileSync(path.join(dir, 'busy'), '1\t1\n'));
+    await new Promise(res => setTimeout(res, 2000));
+    expect(stop.events().filter(e => e === 'TERM')).toEqual([]);
+    const idleAt = Date.now();
+    fs.rmSync(path.join(stop.dir, 'busy'));
+    const { code, at } = await stop.exited;
+    expect(code).toBe(0);
+    expect(at - idleAt).toBeLessThan(1500);
+    expect(stop.events().filter(e => e === 'POLL').length).toBeGreaterThanOrEqual(3);
+    expect(stop.events().slice(-1)).toEqual(['TERM']);
+  }, 20000);
+
+  test('SIGTERM while work never ends: stops when the drain time is up, saying what was left', async () => {
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '2' }, dir => fs.writeFileSync(path.join(dir, 'busy'), '2\t1\n'));
+    const { code, at } = await stop.exited;
+    expect(code).toBe(0);
+    expect(at - stop.sent).toBeGreaterThanOrEqual(1000); // whole seconds: the wait ends 1–2 s after the signal
+    expect(at - stop.sent).toBeLessThan(4500);
+    expect(stop.output()).toMatch(/drain time up \(2s\) with 2 statements running, 1 idle transactions open; stopping ProxySQL/);
+    expect(stop.events().slice(-1)).toEqual(['TERM']);
+  }, 20000);
+
+  test('SIGTERM when PROXYSQL PAUSE fails: no drain, TERM at once', async () => {
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20', STUB_PAUSE_FAILS: '1' });
+    const { code, at } = await stop.exited;
+    expect(code).toBe(0);
+    expect(stop.events()).toEqual(['PAUSE', 'TERM']);
+    expect(at - stop.sent).toBeLessThan(5000);
+    expect(stop.output()).toMatch(/PROXYSQL PAUSE failed; stopping without a drain/);
   }, 20000);
 });
 
@@ -238,19 +298,26 @@ describe('admin client option file', () => {
     }
   });
 
-  test('health check script is plain sh that reads the writer hostgroup from the rendered file', () => {
-    expect(HEALTH_CHECK_SCRIPT).toContain('runtime_mysql_servers');
+  test('health check: passes whenever the admin interface answers, whatever the database state; fails when it does not', () => {
     const r = run('/bin/sh', HOSTILE);
     const dir = r.dir;
-    // A stub mysql that prints what the admin interface would answer for the query it was given.
+    // A stub mysql that records its arguments and exits with STUB_RC after printing STUB_OUT.
     fs.writeFileSync(path.join(dir, 'bin', 'mysql'), `#!/bin/sh
-for a in "$@"; do last="$a"; done
-printf '%s\\n' "$last" > "$STUB_DIR/health-query"
-echo "$STUB_COUNT"
+printf '%s\\n' "$@" > "$STUB_DIR/health-args"
+printf '%s\\n' "\${STUB_OUT:-}"
+exit "\${STUB_RC:-0}"
 `, { mode: 0o755 });
     const env = { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, STUB_DIR: dir, PROXYSQL_CONFIG_DIR: path.join(dir, 'etc') };
-    expect(spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, STUB_COUNT: '1' } }).status).toBe(0);
-    expect(fs.readFileSync(path.join(dir, 'health-query'), 'utf8')).toContain('hostgroup_id=10 ');
-    expect(spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, STUB_COUNT: '0' } }).status).not.toBe(0);
+    const check = (extra: { [k: string]: string }) => spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, ...extra }, encoding: 'utf8' });
+    // An empty writer hostgroup (no runtime servers at all) is the database's fault: the check passes.
+    expect(check({ STUB_OUT: '0' }).status).toBe(0);
+    expect(check({ STUB_OUT: '3' }).status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'health-args'), 'utf8').trimEnd().split('\n')).toEqual([
+      `--defaults-file=${path.join(dir, 'etc', 'admin-client.cnf')}`, '--connect-timeout=3', '-N', '-B', '-e',
+      'SELECT COUNT(*) FROM runtime_mysql_servers',
+    ]);
+    // The admin interface does not answer: the check fails.
+    expect(check({ STUB_RC: '1' }).status).not.toBe(0);
+    expect(HEALTH_CHECK_SCRIPT).not.toMatch(/hostgroup|ONLINE|SHUNNED|OFFLINE/);
   });
 });
