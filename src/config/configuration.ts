@@ -510,6 +510,11 @@ export class ProxySqlConfiguration {
       ['monitor_read_only_timeout', o.monitorReadOnlyTimeoutMs ?? DEFAULTS.monitorReadOnlyTimeoutMs],
       ['monitor_writer_is_also_reader', (o.writerIsAlsoReader ?? false) || (this.readerFallback() && !t.auroraDiscovery)],
       ['monitor_replication_lag_interval', DEFAULTS.monitorReplicationLagIntervalMs],
+      // A replica reports no lag (NULL) both when its replication broke and when its primary is
+      // down; ProxySQL's default counts NULL as 60 s, which shunned every replica the moment the
+      // writer died (measured), when its data is the freshest there is. Availability wins: NULL
+      // counts as no lag.
+      ['monitor_slave_lag_when_null', 0],
       // ProxySQL's default (1) locks a session to the writer after `SET @var = ...` and then
       // refuses every read the rules send to the readers ("connection is locked to hostgroup 10
       // but trying to reach hostgroup 20"). The rules already keep reads of user variables on the

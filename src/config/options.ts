@@ -56,8 +56,9 @@ export interface ProxySqlConfigOptions {
   /**
    * A reader lagging further behind its writer than this takes no reads until it catches up. Read
    * replicas (RDS for MySQL, any MySQL): ProxySQL's monitor reads `Seconds_Behind_Master` every
-   * second (`max_replication_lag` on every server; a replica whose replication stopped counts as
-   * 60 s behind). Aurora discovery: the cluster's own lag figure (`max_lag_ms`), unless
+   * second (`max_replication_lag` on every server). A replica that reports no figure (its
+   * replication stopped, or its primary is down) is not shunned: ProxySQL cannot tell the two apart,
+   * and during a writer outage the replicas hold the freshest data there is. Aurora discovery: the cluster's own lag figure (`max_lag_ms`), unless
    * `discovery.maxLagMs` says otherwise. Aurora with `READ_ONLY_CHECKS` cannot be measured (the
    * reader endpoint hides the instances). Whole seconds, 1–600; not a token.
    * @default Duration.seconds(30)

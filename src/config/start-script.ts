@@ -183,7 +183,9 @@ if [ -n "$fallback" ]; then
     w=$1 r=$2 small=$3 full=$4 heavy=$5
     is_writer="EXISTS (SELECT 1 FROM %s x WHERE x.hostgroup_id=$w AND x.hostname=s.hostname AND x.port=s.port)"
     # shellcheck disable=SC2059
-    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE (s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$small ELSE s.weight<>$heavy OR s.max_connections<>$full END) OR (s.hostgroup_id=$w AND s.max_connections<>$((full - small)))" runtime_mysql_servers)
+    # Only while a writer is ONLINE: with none (the primary down), the monitor assumes the old writer
+    # is read-only and lists it as a reader, where it must keep its weight of 1.
+    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE EXISTS (SELECT 1 FROM runtime_mysql_servers o WHERE o.hostgroup_id=$w AND o.status='ONLINE') AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$small ELSE s.weight<>$heavy OR s.max_connections<>$full END) OR (s.hostgroup_id=$w AND s.max_connections<>$((full - small))))" runtime_mysql_servers)
     # shellcheck disable=SC2059
     fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$small WHERE s.hostgroup_id=$r AND $is_writer; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$full WHERE s.hostgroup_id=$r AND NOT $is_writer; UPDATE mysql_servers SET max_connections=$((full - small)) WHERE hostgroup_id=$w; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
     while kill -0 "$child" 2>/dev/null; do

@@ -149,6 +149,7 @@ describe('rendering per backend kind', () => {
       monitor_read_only_timeout: 800,
       monitor_writer_is_also_reader: false,
       monitor_replication_lag_interval: 1000,
+      monitor_slave_lag_when_null: 0,
       set_query_lock_on_hostgroup: 0,
       shun_recovery_time_sec: 2,
       log_unhealthy_connections: false,
