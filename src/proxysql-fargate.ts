@@ -346,9 +346,17 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const budget = backendBudget(this, props, backend, maxCapacity);
     this.backendConnectionsPerServer = budget.perRow;
 
+    // A budget of one connection per server cannot give the writer a share for fallback reads:
+    // unless asked for explicitly (then the configuration refuses it), go without and say so.
+    let options: ProxySqlConfigOptions = props;
+    if (props.readsFallBackToWriter === undefined && budget.perRow < 2 && (backend.topology.readers ?? []).length > 0) {
+      options = { ...props, readsFallBackToWriter: false };
+      Annotations.of(this).addWarningV2('cdk-proxysql:readsFallBackToWriterOff',
+        `Reads will not fall back to the writer when no reader can serve: the connection budget (${budget.perRow} per task and server) cannot be split between writes and reads. Lower maxCapacity, or raise databaseMaxConnections / maxConnectionsPercent; set readsFallBackToWriter: false to accept this`);
+    }
     const config = new ProxySqlConfiguration({
       context: 'ProxySqlFargate',
-      options: props,
+      options,
       topology: backend.topology,
       adminSecret: this.adminSecret,
       monitorSecret: this.monitorSecret,

@@ -40,6 +40,13 @@ function ingressRules(template: Template): Array<Record<string, unknown>> {
   return rules;
 }
 
+/** The rendered ProxySQL configuration of the (only) task definition, as JSON text (tokens included). */
+function renderedConfig(template: Template): string {
+  const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+  const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
+  return JSON.stringify(env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value);
+}
+
 function logicalIdOf(template: Template, type: string, props: Record<string, unknown>): string {
   const found = Object.keys(template.findResources(type, { Properties: props }));
   expect(found).toHaveLength(1);
@@ -418,13 +425,6 @@ describe('ProxySqlFargate validation', () => {
 });
 
 describe('ProxySqlFargate idle clients (idleClientTimeout)', () => {
-  function renderedConfig(template: Template): string {
-    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
-    const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
-    const value = env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value;
-    return JSON.stringify(value);
-  }
-
   test('GIVEN defaults THEN the listener and ProxySQL both close idle clients after 1800 s', () => {
     const { template } = proxyWith();
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
@@ -463,13 +463,8 @@ describe('ProxySqlFargate idle clients (idleClientTimeout)', () => {
 });
 
 describe('ProxySqlFargate connection budget', () => {
-  function config(template: Template): string {
-    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
-    const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
-    return JSON.stringify(env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value);
-  }
   function serverCaps(template: Template): number[] {
-    return [...config(template).matchAll(/hostgroup_id=\d+, hostname=.*?max_connections=(\d+)/g)].map((m) => Number(m[1]));
+    return [...renderedConfig(template).matchAll(/hostgroup_id=\d+, hostname=.*?max_connections=(\d+)/g)].map((m) => Number(m[1]));
   }
 
   test('GIVEN the default Aurora backend (db.r7g.large: 1000) THEN 12 tasks at most (6 × 200 % during a deployment) share 90 % minus the monitors\' and operators\' reserve', () => {
@@ -479,9 +474,9 @@ describe('ProxySqlFargate connection budget', () => {
     // The writer splits its share between writes (54) and fallback reads (17); the reader keeps 71.
     expect(serverCaps(template)).toEqual([54, 17, 71]);
     // Instances Aurora discovery adds later get the same cap, applied after start.
-    expect(config(template).replace(/\\/g, '')).toContain('# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) '
+    expect(renderedConfig(template).replace(/\\/g, '')).toContain('# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) '
       + 'VALUES (10, \'{"max_connections":71,"use_ssl":1}\'), (20, \'{"weight":1000,"max_connections":71,"use_ssl":1}\'); LOAD MYSQL SERVERS TO RUNTIME;');
-    expect(config(template)).toContain('connect_timeout_server_max=30000');
+    expect(renderedConfig(template)).toContain('connect_timeout_server_max=30000');
   });
 
   test.each([
@@ -573,20 +568,15 @@ describe('ProxySqlFargate connection budget', () => {
 });
 
 describe('ProxySqlFargate replication lag (maxReplicationLag)', () => {
-  function config(template: Template): string {
-    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
-    const env = td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>;
-    return JSON.stringify(env.find((e) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE')!.Value);
-  }
 
   test('Aurora discovery shuns a reader 30 s behind by default (max_lag_ms), and follows discovery.maxLagMs when given', () => {
-    expect(config(proxyWith().template)).toContain('max_lag_ms=30000');
-    expect(config(proxyWith({ maxReplicationLag: Duration.seconds(5) }).template)).toContain('max_lag_ms=5000');
+    expect(renderedConfig(proxyWith().template)).toContain('max_lag_ms=30000');
+    expect(renderedConfig(proxyWith({ maxReplicationLag: Duration.seconds(5) }).template)).toContain('max_lag_ms=5000');
     const stack = new Stack(new App(), 'Test');
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
     const db = new AuroraBackend(stack, 'Db', { vpc, discovery: { maxLagMs: 1500 } });
     new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, maxReplicationLag: Duration.seconds(5) });
-    expect(config(Template.fromStack(stack))).toContain('max_lag_ms=1500');
+    expect(renderedConfig(Template.fromStack(stack))).toContain('max_lag_ms=1500');
   });
 
   test('read replicas carry max_replication_lag on every row; Aurora behind its endpoints cannot be measured', () => {
@@ -638,9 +628,6 @@ describe('ProxySqlFargate numeric props as tokens', () => {
     return Template.fromStack(f.stack);
   }
   const N = { Ref: 'N' };
-  /** The rendered ProxySQL configuration as JSON text (a Fn::Join when it holds a token). */
-  const configJson = (t: Template) => JSON.stringify(Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0]
-    .Properties.ContainerDefinitions[0].Environment.find((e: { Name: string }) => e.Name === 'PROXYSQL_CONFIG_TEMPLATE').Value);
 
   test.each<[string, (n: number) => Partial<ProxySqlFargateProps>, RegExp]>([
     ['cpu without workerThreads', (n) => ({ cpu: n }),
@@ -663,11 +650,11 @@ describe('ProxySqlFargate numeric props as tokens', () => {
   test.each<[string, (n: number) => Partial<ProxySqlFargateProps>, (t: Template) => void]>([
     ['cpu with workerThreads', (n) => ({ cpu: n, workerThreads: 2 }), (t) => {
       t.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: N });
-      expect(configJson(t)).toContain('threads=2');
+      expect(renderedConfig(t)).toContain('threads=2');
     }],
     ['memoryLimitMiB with maxClientConnections', (n) => ({ memoryLimitMiB: n, maxClientConnections: 4000 }), (t) => {
       t.hasResourceProperties('AWS::ECS::TaskDefinition', { Memory: N });
-      expect(configJson(t)).toContain('max_connections=4000');
+      expect(renderedConfig(t)).toContain('max_connections=4000');
     }],
     ['desiredCount with maxCapacity', (n) => ({ desiredCount: n, maxCapacity: 8 }), (t) => {
       t.hasResourceProperties('AWS::ECS::Service', { DesiredCount: N });
@@ -686,7 +673,7 @@ describe('ProxySqlFargate numeric props as tokens', () => {
     }],
     ['trafficPort', (n) => ({ trafficPort: n }), (t) => {
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: N, HealthCheckPort: N });
-      expect(configJson(t)).toContain('interfaces=\\"0.0.0.0:",{"Ref":"N"}');
+      expect(renderedConfig(t)).toContain('interfaces=\\"0.0.0.0:",{"Ref":"N"}');
     }],
     ['the monitor and pool settings', (n) => ({
       workerThreads: n,
@@ -697,7 +684,7 @@ describe('ProxySqlFargate numeric props as tokens', () => {
       monitorReadOnlyIntervalMs: n,
       monitorReadOnlyTimeoutMs: n,
     }), (t) => {
-      const config = configJson(t);
+      const config = renderedConfig(t);
       for (const name of ['threads', 'max_connections', 'connection_max_age_ms', 'monitor_connect_interval',
         'monitor_ping_interval', 'monitor_read_only_interval', 'monitor_read_only_timeout']) {
         expect(config).toContain(`${name}=",{"Ref":"N"}`);
@@ -802,5 +789,25 @@ describe('ProxySqlFargate subnets', () => {
     build();
     Annotations.fromStack(stack).hasWarning('/Test/Proxy',
       Match.stringLikeRegexp("The tasks' subnets \\(vpcSubnets\\) span 1 Availability Zone: an outage of that zone stops the proxy"));
+  });
+});
+
+describe('ProxySqlFargate reads falling back to the writer', () => {
+  test('GIVEN a budget of one connection per server THEN the fallback is left out with a warning naming the ways out; asked for explicitly, it is refused', () => {
+    const stack = new Stack(new App(), 'Test');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
+    // db.t4g.medium (90) for up to 18 tasks: floor((81 - 3 - 54) / 18) = 1 per task and server.
+    const db = new AuroraBackend(stack, 'Db', { vpc, instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) });
+    const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, maxCapacity: 9 });
+    expect(proxy.backendConnectionsPerServer).toBe(1);
+    Annotations.fromStack(stack).hasWarning('/Test/Proxy', Match.stringLikeRegexp('Reads will not fall back to the writer .* \\(1 per task and server\\)'));
+    expect(renderedConfig(Template.fromStack(stack))).not.toContain('reader_fallback');
+    expect(() => new ProxySqlFargate(stack, 'Explicit', { vpc, backend: db, maxCapacity: 9, readsFallBackToWriter: true }))
+      .toThrow(/readsFallBackToWriter needs a connection budget of at least 2 per server .* \(got 1\)/);
+  });
+
+  test('GIVEN the default backend THEN the writer is a fallback reader, and readsFallBackToWriter: false keeps reads off it', () => {
+    expect(renderedConfig(proxyWith().template)).toContain('# cdk-proxysql reader_fallback=10,20,17,71,1000');
+    expect(renderedConfig(proxyWith({ readsFallBackToWriter: false }).template)).not.toContain('reader_fallback');
   });
 });

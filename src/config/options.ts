@@ -118,7 +118,9 @@ export interface ProxySqlConfigOptions {
    * one in seven of a burst). The writer keeps a quarter of its connection budget for such reads.
    * After a failover the start script moves the weights to the new writer within 2 s.
    * Ignored when `writerIsAlsoReader` (or Aurora's `discovery.writerIsAlsoReader`) already sends
-   * reads to the writer, and when the backend has no readers.
+   * reads to the writer, and when the backend has no readers. A connection budget of one per task and
+   * server cannot be split: `ProxySqlFargate` then leaves the fallback out with a synth warning
+   * (and refuses an explicit `true`).
    * @default true
    */
   readonly readsFallBackToWriter?: boolean;

@@ -4,7 +4,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as mysql from 'mysql2/promise';
-import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { DataplaneStack, deployTask, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { coldBurst } from './workloads';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
@@ -79,16 +79,11 @@ describeDataplane('dataplane: idle clients', () => {
     const s = endpointsProxyStack();
     const secrets = secretValues(s, pair);
     app = secrets[s.ids.app];
-    await runBootstrap(s, pair, secrets);
     // The rendered wait_timeout is idleClientTimeout (default 1800 s, the same as the listener's).
     // Waiting half an hour is no test: this task alone runs with the value lowered to 3 s, the
     // one change made to the synthesized configuration here.
-    const rendered = (s.template.Resources as Record<string, unknown>);
-    expect(JSON.stringify(rendered)).toContain('wait_timeout=1800000');
-    task = await startTask({
-      template: s.template,
-      secrets,
-      servers: pairServers(pair),
+    expect(JSON.stringify(s.template.Resources)).toContain('wait_timeout=1800000');
+    task = await deployTask(s, pair, secrets, {
       environmentOverrides: { PROXYSQL_CONFIG_TEMPLATE: (t) => t.replace('wait_timeout=1800000', 'wait_timeout=3000') },
     });
   });
@@ -124,8 +119,7 @@ describeDataplane('dataplane: replication lag', () => {
     const s = endpointsProxyStack({ proxy: { maxReplicationLag: Duration.seconds(2) } });
     const secrets = secretValues(s, pair);
     app = secrets[s.ids.app];
-    await runBootstrap(s, pair, secrets);
-    task = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
+    task = await deployTask(s, pair, secrets);
   });
 
   afterAll(async () => {
@@ -193,8 +187,7 @@ describeDataplane('dataplane: reads survive losing the readers', () => {
     const s = endpointsProxyStack();
     const secrets = secretValues(s, pair);
     app = secrets[s.ids.app];
-    await runBootstrap(s, pair, secrets);
-    task = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
+    task = await deployTask(s, pair, secrets);
   });
 
   afterAll(async () => {
