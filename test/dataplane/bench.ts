@@ -89,8 +89,10 @@ async function main(): Promise<void> {
           Number((await srv.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'"))[0].Value)));
         results.push({ label, r, peaks });
       }
-      const cell = ({ r, peaks }: typeof results[number]) =>
-        `${r.served}/${r.clients} (${((100 * r.served) / r.clients).toFixed(1)} %), p50 ${r.p50Ms} ms, peak conns primary ${peaks[0]} / replica ${peaks[1]}`;
+      const budget = `budget ${s.proxy.backendConnectionsPerServer} per task and server × 2 tasks`;
+      const cell = ({ label, r, peaks }: typeof results[number]) =>
+        `${r.served}/${r.clients} (${((100 * r.served) / r.clients).toFixed(1)} %), p50 ${r.p50Ms} ms, peak conns primary ${peaks[0]} / replica ${peaks[1]}`
+        + (label === 'proxy' ? ` (${budget})` : ` (limit ${maxConn[0].m})`);
       console.log(row([`cold burst ${n} clients (connect, 1 read, close)`, cell(results[0]), cell(results[1]), '']));
       for (const { label, r } of results) {
         for (const [msg, count] of Object.entries(r.errors)) console.log(`    ${label} errors: ${count} × ${msg}`);
