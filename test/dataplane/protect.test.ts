@@ -10,6 +10,17 @@ import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
 
+/** One plain read on a new connection (as a Lambda invocation would make it): the server that answered. */
+async function serverOfOneRead(task: ProxySqlTask, app: Record<string, string>): Promise<number> {
+  const c = await task.client(app.username, app.password, { connectTimeout: 10_000 });
+  try {
+    const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@server_id AS s');
+    return Number(rows[0].s);
+  } finally {
+    c.destroy();
+  }
+}
+
 describeDataplane('dataplane: connection budget', () => {
   const DB_LIMIT = 100;
   let pair: ReplicatedPair;
@@ -134,15 +145,7 @@ describeDataplane('dataplane: replication lag', () => {
     return rows[0]?.status;
   }
 
-  async function readServer(): Promise<number> {
-    const c = await task.client(app.username, app.password);
-    try {
-      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@server_id AS s');
-      return Number(rows[0].s);
-    } finally {
-      c.destroy();
-    }
-  }
+  const readServer = () => serverOfOneRead(task, app);
 
   test('a replica further behind than maxReplicationLag takes no reads (they go to the writer) until it catches up', async () => {
     await waitFor('the replica ONLINE', async () => (await replicaStatus()) === 'ONLINE' ? true : undefined);
@@ -199,16 +202,8 @@ describeDataplane('dataplane: reads survive losing the readers', () => {
   async function readServers(n: number): Promise<Record<string, number>> {
     const seen: Record<string, number> = {};
     for (let i = 0; i < n; i++) {
-      const c = await task.client(app.username, app.password, { connectTimeout: 10_000 });
-      try {
-        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@server_id AS s');
-        const key = String(rows[0].s);
-        seen[key] = (seen[key] ?? 0) + 1;
-      } catch (e) {
-        seen.error = (seen.error ?? 0) + 1;
-      } finally {
-        c.destroy();
-      }
+      const key = await serverOfOneRead(task, app).then(String, () => 'error');
+      seen[key] = (seen[key] ?? 0) + 1;
     }
     return seen;
   }
