@@ -147,6 +147,7 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
 /** Mysql variables the task itself depends on, with the reason; no prop changes them. */
 const FIXED_MYSQL_VARIABLES: { [name: string]: string } = {
   show_processlist_extended: 'the stop handler reads open transactions from the processlist\'s extended_info',
+  query_processor_regex: 'query rules are checked at synth against RE2, the engine this value (2) selects',
 };
 const TYPED_ADMIN_VARIABLES: { [name: string]: string } = {
   admin_credentials: 'the admin secret',
@@ -528,6 +529,10 @@ export class ProxySqlConfiguration {
       // The same warning also names clients that drop a connection without COM_QUIT, so a raw
       // variable may turn it back on.
       ['log_unhealthy_connections', false],
+      // Query rules run on RE2 (ProxySQL's default engine is PCRE): the engine the synth checks
+      // rules against and the README documents, linear in the statement's length, and reading
+      // UTF-8 characters rather than bytes.
+      ['query_processor_regex', 2],
       // The stop handler reads each session's open transaction from the processlist's
       // extended_info (stats_mysql_global's Active_Transactions lags by up to two seconds).
       ['show_processlist_extended', 1],

@@ -7,7 +7,14 @@
  * NLB spreads them), in front of a MariaDB primary + read-only replica on 127.0.0.1. "Direct"
  * means the same client straight to the replica (reads) — what a Lambda function would do without
  * the proxy.
+ *
+ * CPU placement: in production the proxy runs on its own Fargate vCPUs, the database on its
+ * instance and the client in Lambda. Here all of them share the machine's cores, so a proxy in the
+ * path takes CPU from the client and the database it serves. The bench prints the shared figure,
+ * then places the tiers as production does (ProxySQL's tasks on the last core, the client and the
+ * databases on the others, for both paths alike) for the rest of the table.
  */
+import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
 import { deployTask, endpointsProxyStack, pairServers, secretValues } from './topology';
@@ -19,6 +26,20 @@ import { disposeAllTasks, startTask } from '../fixtures/proxysql-task';
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
+
+/** Set the CPU affinity of processes and all their threads (children started later inherit it). */
+function pin(pids: number[], cpus: string): void {
+  for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** A process and its direct children (the start script, ProxySQL and the script's helpers). */
+function withChildren(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
+  } catch { /* none */ }
+  return [pid, ...children];
+}
 
 function row(cells: Array<string | number>): string {
   return `| ${cells.join(' | ')} |`;
@@ -69,6 +90,16 @@ async function main(): Promise<void> {
 
     const lp = await latencies(proxy1, 3000, READ);
     const ld = await latencies(direct, 3000, READ);
+    const sharedProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
+    const sharedDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
+
+    const cpus = os.cpus().length;
+    const placed = cpus >= 2;
+    if (placed) {
+      pin([...withChildren(task.pid), ...withChildren(task2.pid)], String(cpus - 1));
+      pin([process.pid, pair.primary.pid, pair.replica.pid], cpus === 2 ? '0' : `0-${cpus - 2}`);
+    }
+    const where = placed ? `ProxySQL on CPU ${cpus - 1}, client and databases on the other${cpus > 2 ? 's' : ''}` : 'one CPU: tiers not placed';
     const qpsProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
     const qpsDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
 
@@ -76,7 +107,9 @@ async function main(): Promise<void> {
     console.log(row(['---', '---', '---', '---']));
     console.log(row(['one client, point read p50 (ms)', ld[1500].toFixed(3), lp[1500].toFixed(3), `+${((percentile(lp, 50) - percentile(ld, 50)) * 1000).toFixed(0)} µs`]));
     console.log(row(['one client, point read p99 (ms)', percentile(ld, 99).toFixed(3), percentile(lp, 99).toFixed(3), `+${((percentile(lp, 99) - percentile(ld, 99)) * 1000).toFixed(0)} µs`]));
-    console.log(row([`32 warm clients, QPS (${SUSTAIN_SECONDS} s)`, qpsDirect.toFixed(0), qpsProxy.toFixed(0), `${(qpsProxy / qpsDirect).toFixed(2)} ×`]));
+    console.log(row([`32 warm clients, QPS (${SUSTAIN_SECONDS} s), all tiers sharing every CPU`, sharedDirect.toFixed(0), sharedProxy.toFixed(0),
+      `${(sharedProxy / sharedDirect).toFixed(2)} ×`]));
+    console.log(row([`32 warm clients, QPS (${SUSTAIN_SECONDS} s), ${where}`, qpsDirect.toFixed(0), qpsProxy.toFixed(0), `${(qpsProxy / qpsDirect).toFixed(2)} ×`]));
 
     for (const n of BURSTS) {
       const results: Array<{ label: string; r: BurstResult; peaks: number[] }> = [];
@@ -102,7 +135,8 @@ async function main(): Promise<void> {
       console.log(row([`32 warm clients right after the ${n} burst, QPS`, afterDirect.toFixed(0), after.toFixed(0), `${(after / afterDirect).toFixed(2)} ×`]));
     }
 
-    // Failover on its own pair and task (the swap changes the topology).
+    // Failover on its own pair and task (the swap changes the topology), every tier on every CPU.
+    if (placed) pin([process.pid], `0-${cpus - 1}`);
     const fs2 = endpointsProxyStack();
     const fsecrets = secretValues(fs2, failoverPair);
     const ftask = await deployTask(fs2, failoverPair, fsecrets);

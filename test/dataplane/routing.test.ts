@@ -6,6 +6,7 @@
  */
 import * as mysql from 'mysql2/promise';
 import { deployTask, endpointsProxyStack, secretValues } from './topology';
+import { QueryRules, RuleDestination } from '../../src';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, TaskSecrets } from '../fixtures/proxysql-task';
@@ -187,5 +188,41 @@ describeDataplane('dataplane: where each statement runs (default read/write spli
     const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT LAST_INSERT_ID() AS id');
     expect(Number(rows[0].id)).toBe(ins.insertId);
     expect(ins.insertId).toBeGreaterThan(0);
+  });
+});
+
+describeDataplane('dataplane: query rules run on RE2, the engine the synth checks them against', () => {
+  let pair: ReplicatedPair;
+  let task: ProxySqlTask;
+  let conn: mysql.Connection;
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair();
+    // One rule whose outcome differs between the engines: RE2 reads UTF-8, so its `.` is the whole
+    // 'é'; PCRE, ProxySQL's default, reads bytes, where `.` is half of it and `$` cannot follow.
+    const s = endpointsProxyStack({
+      proxy: { queryRules: QueryRules.readWriteSplit({ before: [{ match: '^SELECT .* FROM caf.$', destination: RuleDestination.WRITER, comment: 'cafe' }] }) },
+    });
+    const secrets = secretValues(s, pair);
+    const app = secrets[s.ids.app] as { username: string; password: string; dbname: string };
+    task = await deployTask(s, pair, secrets);
+    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
+    await direct.query('CREATE TABLE café (id INT PRIMARY KEY)');
+    await direct.end();
+    await pair.sync();
+    conn = await task.client(app.username, app.password, { database: app.dbname });
+  });
+
+  afterAll(async () => {
+    await conn?.end().catch(() => undefined);
+    await disposeAllTasks();
+    await pair?.destroy();
+  });
+
+  test('a rule matches a non-ASCII identifier by characters: `caf.$` catches `café`', async () => {
+    await conn.query('SELECT * FROM café');
+    const rows = await task.admin<Array<{ hostgroup: number; digest_text: string }>>(
+      "SELECT hostgroup, digest_text FROM stats_mysql_query_digest WHERE digest_text LIKE '%caf%'");
+    expect(rows.map((r) => [r.digest_text, Number(r.hostgroup)])).toEqual([['SELECT * FROM café', WRITER]]);
   });
 });
