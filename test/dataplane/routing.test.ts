@@ -5,43 +5,53 @@
  * 1 = primary, 2 = replica).
  */
 import * as mysql from 'mysql2/promise';
-import { deployTask, endpointsProxyStack, secretValues } from './topology';
+import { DataplaneStackOptions, deployTask, endpointsProxyStack, secretValues } from './topology';
 import { QueryRules, RuleDestination } from '../../src';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
-import { disposeAllTasks, ProxySqlTask, TaskSecrets } from '../fixtures/proxysql-task';
+import { disposeAllTasks, ProxySqlTask } from '../fixtures/proxysql-task';
 
 const WRITER = 10;
 const READERS = 20;
 
+type AppCredentials = { username: string; password: string; dbname: string };
+
+/** Pair, bootstrap and task; `ddl` runs on the writer directly (in the bootstrap's database), then a proxy client. */
+async function routingSetup(options: DataplaneStackOptions, ddl: string[]) {
+  const pair = await startReplicatedPair();
+  const s = endpointsProxyStack(options);
+  const secrets = secretValues(s, pair);
+  const app = secrets[s.ids.app] as AppCredentials;
+  const task = await deployTask(s, pair, secrets);
+  const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
+  for (const sql of ddl) await direct.query(sql);
+  await direct.end();
+  await pair.sync();
+  const conn = await task.client(app.username, app.password, { database: app.dbname });
+  return { pair, task, app, conn };
+}
+
+async function routingTeardown(conn: mysql.Connection | undefined, pair: ReplicatedPair | undefined): Promise<void> {
+  await conn?.end().catch(() => undefined);
+  await disposeAllTasks();
+  await pair?.destroy();
+}
+
 describeDataplane('dataplane: where each statement runs (default read/write split)', () => {
   let pair: ReplicatedPair;
   let task: ProxySqlTask;
-  let secrets: TaskSecrets;
-  let app: { username: string; password: string; dbname: string };
+  let app: AppCredentials;
   let conn: mysql.Connection;
 
   beforeAll(async () => {
-    pair = await startReplicatedPair();
-    const s = endpointsProxyStack();
-    secrets = secretValues(s, pair);
-    app = secrets[s.ids.app] as typeof app;
-    task = await deployTask(s, pair, secrets);
-    // The bootstrap made the application database; the test table is made on the writer directly.
-    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-    await direct.query('CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(64))');
-    await direct.query("INSERT INTO items (note) VALUES ('a'), ('b'), ('c')");
-    await direct.query('CREATE PROCEDURE touch() SELECT 1');
-    await direct.end();
-    await pair.sync();
-    conn = await task.client(app.username, app.password, { database: app.dbname });
+    ({ pair, task, app, conn } = await routingSetup({}, [
+      'CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(64))',
+      "INSERT INTO items (note) VALUES ('a'), ('b'), ('c')",
+      'CREATE PROCEDURE touch() SELECT 1',
+    ]));
   });
 
-  afterAll(async () => {
-    await conn?.end().catch(() => undefined);
-    await disposeAllTasks();
-    await pair?.destroy();
-  });
+  afterAll(() => routingTeardown(conn, pair));
 
   /** Run one statement and return the hostgroups ProxySQL recorded for it (digest rows since a reset). */
   async function hostgroupsOf(run: () => Promise<unknown>): Promise<number[]> {
@@ -197,27 +207,13 @@ describeDataplane('dataplane: query rules run on RE2, the engine the synth check
   let conn: mysql.Connection;
 
   beforeAll(async () => {
-    pair = await startReplicatedPair();
     // One rule whose outcome differs between the engines: RE2 reads UTF-8, so its `.` is the whole
     // 'é'; PCRE, ProxySQL's default, reads bytes, where `.` is half of it and `$` cannot follow.
-    const s = endpointsProxyStack({
-      proxy: { queryRules: QueryRules.readWriteSplit({ before: [{ match: '^SELECT .* FROM caf.$', destination: RuleDestination.WRITER, comment: 'cafe' }] }) },
-    });
-    const secrets = secretValues(s, pair);
-    const app = secrets[s.ids.app] as { username: string; password: string; dbname: string };
-    task = await deployTask(s, pair, secrets);
-    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-    await direct.query('CREATE TABLE café (id INT PRIMARY KEY)');
-    await direct.end();
-    await pair.sync();
-    conn = await task.client(app.username, app.password, { database: app.dbname });
+    const queryRules = QueryRules.readWriteSplit({ before: [{ match: '^SELECT .* FROM caf.$', destination: RuleDestination.WRITER, comment: 'cafe' }] });
+    ({ pair, task, conn } = await routingSetup({ proxy: { queryRules } }, ['CREATE TABLE café (id INT PRIMARY KEY)']));
   });
 
-  afterAll(async () => {
-    await conn?.end().catch(() => undefined);
-    await disposeAllTasks();
-    await pair?.destroy();
-  });
+  afterAll(() => routingTeardown(conn, pair));
 
   test('a rule matches a non-ASCII identifier by characters: `caf.$` catches `café`', async () => {
     await conn.query('SELECT * FROM café');
