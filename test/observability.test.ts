@@ -216,6 +216,13 @@ describe('ProxySqlFargate metrics sidecar', () => {
   });
 });
 
+test('the README\'s metric table names every metric of the catalog with its kind, and no other', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### ProxySQL\'s metrics'), readme.indexOf('### Dashboard and recommended alarms'));
+  const rows = [...section.matchAll(/^\| `[^`]+` \| `(\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+  expect(rows).toEqual(METRICS.map((m) => `${m.name} ${m.kind}`));
+});
+
 describe('ProxySqlFargate dashboard and alarms', () => {
   test('addRecommendedAlarms() adds the documented alarms with thresholds from the configuration, each with the SNS action', () => {
     const { stack, proxy, template } = proxyWith();

@@ -177,6 +177,8 @@ describeDataplane('dataplane: metrics and query log', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((e) => String(e.query ?? '').includes(marker)), 20_000);
     expect(event).toEqual(expect.objectContaining({ username: app.username, schemaname: app.dbname }));
+    // eslint-disable-next-line no-console
+    console.log(`dataplane query log: one event is ${JSON.stringify(event).length + 1} bytes for a ${String(event.query).length}-byte statement: ${JSON.stringify(event)}`);
     // Every line it printed is one JSON object.
     for (const line of shipper.log().split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line)).not.toThrow();
     await shipper.stop();
