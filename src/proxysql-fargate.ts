@@ -17,12 +17,12 @@ import {
   QUERY_LOG_BASENAME, QUERY_LOG_DIR_ENV, QUERY_LOG_SCRIPT,
 } from './config/metrics-script';
 import { ProxySqlConfigOptions } from './config/options';
-import { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from './observability-options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
+import { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from './observability-options';
 import { CrossStackConnections } from './private/cross-stack-connections';
-import { ObservabilityFacts, recommendedAlarms, proxyDashboard } from './private/observability';
 import { suppressNag } from './private/nag';
+import { ObservabilityFacts, recommendedAlarms, proxyDashboard } from './private/observability';
 import { describeSecret, generatedUserSecret, sameSecret } from './private/secrets';
 import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 

@@ -11,9 +11,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { HostgroupRole, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps } from '../src';
+import { CfnValue, evaluateCfn } from './fixtures/cfn-eval';
 import { METRICS, METRICS_NAMESPACE } from '../src/config/metrics';
 import { METRICS_SCRIPT, QUERY_LOG_SCRIPT } from '../src/config/metrics-script';
-import { CfnValue, evaluateCfn } from './fixtures/cfn-eval';
 
 /** A proxy in front of plain endpoints (a writer and two readers: every alarm applies). */
 function proxyWith(extra: Partial<ProxySqlFargateProps> = {}, stackId = 'Test') {
@@ -30,8 +30,17 @@ function proxyWith(extra: Partial<ProxySqlFargateProps> = {}, stackId = 'Test') 
   return { stack, proxy, template: () => Template.fromStack(stack) };
 }
 
-type Container = { Name: string; Essential?: boolean; Environment?: Array<{ Name: string; Value: CfnValue }>; Secrets?: Array<{ Name: string }>;
-  DependsOn?: unknown[]; MountPoints?: unknown[]; Image: unknown; Command: string[]; Memory?: number };
+type Container = {
+  Name: string;
+  Essential?: boolean;
+  Environment?: Array<{ Name: string; Value: CfnValue }>;
+  Secrets?: Array<{ Name: string }>;
+  DependsOn?: unknown[];
+  MountPoints?: unknown[];
+  Image: unknown;
+  Command: string[];
+  Memory?: number;
+};
 
 function containers(template: Template): Container[] {
   const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
@@ -72,8 +81,12 @@ function emittedByTheScript(proxyName: string): Set<string> {
     const out = execFileSync('timeout', ['2.5', 'sh', '-c', METRICS_SCRIPT], {
       encoding: 'utf8',
       env: {
-        PATH: `${dir}:/usr/bin:/bin`, PROXYSQL_SECRET_ADMIN_USERNAME: 'u', PROXYSQL_SECRET_ADMIN_PASSWORD: 'p',
-        PROXYSQL_METRICS_INTERVAL_SECONDS: '1', PROXYSQL_METRICS_PROXY_NAME: proxyName, PROXYSQL_METRICS_HOSTGROUPS: '10,20',
+        PATH: `${dir}:/usr/bin:/bin`,
+        PROXYSQL_SECRET_ADMIN_USERNAME: 'u',
+        PROXYSQL_SECRET_ADMIN_PASSWORD: 'p',
+        PROXYSQL_METRICS_INTERVAL_SECONDS: '1',
+        PROXYSQL_METRICS_PROXY_NAME: proxyName,
+        PROXYSQL_METRICS_HOSTGROUPS: '10,20',
       },
     }).toString();
     expect(out).toBe('unreachable'); // timeout exits 124: execFileSync throws with the output
@@ -128,7 +141,8 @@ function referencedMetrics(template: Template): { dashboard: Set<string>; alarms
   }
   const alarms = new Set<string>();
   const add = (m: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value: string }> }) => {
-    if (m.Namespace === METRICS_NAMESPACE) alarms.add(key(m.Namespace, m.MetricName, Object.fromEntries((m.Dimensions ?? []).map((d) => [d.Name, d.Value]))));
+    if (m.Namespace !== METRICS_NAMESPACE) return;
+    alarms.add(key(m.Namespace, m.MetricName, Object.fromEntries((m.Dimensions ?? []).map((d) => [d.Name, d.Value]))));
   };
   for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
     if (a.Properties.MetricName) add(a.Properties);

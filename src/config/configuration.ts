@@ -483,7 +483,8 @@ export class ProxySqlConfiguration {
     const o = this.props.options;
     const cap = (hg: number): number | undefined => {
       if (t.auroraDiscovery && hg === this.readerHg) return undefined;
-      const caps = rows.filter(([h]) => h === hg).map(([, s]) => s.maxConnections ?? this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections);
+      const caps = rows.filter(([h]) => h === hg)
+        .map(([, s]) => s.maxConnections ?? this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections);
       return caps.some((c) => Token.isUnresolved(c)) ? undefined : caps.reduce((a, b) => a + b, 0);
     };
     const writerAlsoReader = t.auroraDiscovery ? !!t.auroraDiscovery.writerIsAlsoReader : !!o.writerIsAlsoReader;

@@ -20,7 +20,8 @@ const UNITS = new Set(['Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilo
   'Gigabytes/Second', 'Terabytes/Second', 'Bits/Second', 'Kilobits/Second', 'Megabits/Second', 'Gigabits/Second',
   'Terabits/Second', 'Count/Second', 'None']);
 
-type Emf = Record<string, unknown> & { _aws: { Timestamp: number; CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit?: string }> }> } };
+interface Directive { Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit?: string }> }
+type Emf = Record<string, unknown> & { _aws: { Timestamp: number; CloudWatchMetrics: Directive[] } };
 
 /**
  * Parse one log line as an EMF document and check it against the specification: a JSON object with
@@ -153,7 +154,9 @@ describeDataplane('dataplane: metrics and query log', () => {
 
   test('a wrong monitor password shows as MonitorLoginFailures', async () => {
     const wrong = await startTask({
-      template: s.template, secrets, servers: pairServers(pair),
+      template: s.template,
+      secrets,
+      servers: pairServers(pair),
       environmentOverrides: { PROXYSQL_SECRET_MONITOR_PASSWORD: (v) => `${v}-wrong` },
     });
     const metrics = wrong.startContainer('metrics', FAST);
