@@ -7,6 +7,8 @@
  * from `metricsInterval`, at least 10 s) is overridden to 1 s so that a test sees several samples
  * in seconds; the script reads it from its environment exactly as it reads the template's value.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import * as mysql from 'mysql2/promise';
 import { DataplaneStack, deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
 import { METRICS_NAMESPACE } from '../../src/config/metrics';
@@ -185,5 +187,33 @@ describeDataplane('dataplane: metrics and query log', () => {
     // Every line it printed is one JSON object.
     for (const line of shipper.log().split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line)).not.toThrow();
     await shipper.stop();
+  });
+
+  test('when ProxySQL rotates the events log, the shipper follows the new file, ships every statement once and deletes the old file', async () => {
+    // ProxySQL's smallest rotation size is 1 MiB: twelve statements of 100 kB cross it.
+    const small = endpointsProxyStack({ proxy: { queryLog: true, rawMysqlVariables: { eventslog_filesize: '1048576' } } });
+    const smallSecrets = secretValues(small, pair);
+    const rotating = await deployTask(small, pair, smallSecrets);
+    const shipper = rotating.startContainer('query-log');
+    const user = smallSecrets[small.ids.app];
+    const markers = Array.from({ length: 12 }, (_, i) => `rot-${i}-${Math.random().toString(36).slice(2, 8)}`);
+    const conn = await rotating.client(user.username, user.password, { database: user.dbname });
+    try {
+      for (const m of markers) await conn.query(`SELECT '${m}' AS m, '${'x'.repeat(100_000)}' AS pad`);
+    } finally {
+      await conn.end();
+    }
+    const volume = path.join(rotating.dir, 'volumes', 'query-log');
+    await waitFor('the first file rotated away and deleted', async () => {
+      const files = fs.readdirSync(volume).sort();
+      return files.length === 1 && files[0] !== 'queries.log.00000001' ? files : undefined;
+    }, 20_000);
+    const shipped = await waitFor('every statement shipped', async () => {
+      const queries = shipper.log().split('\n').filter((l) => l.startsWith('{')).map((l) => String((JSON.parse(l) as { query?: string }).query ?? ''));
+      return markers.every((m) => queries.some((q) => q.includes(m))) ? queries : undefined;
+    }, 20_000);
+    for (const m of markers) expect(shipped.filter((q) => q.includes(m))).toHaveLength(1);
+    await shipper.stop();
+    await rotating.dispose();
   });
 });
