@@ -202,7 +202,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * What happens to ProxySQL's log group when the proxy leaves the stack.
+   * What happens to ProxySQL's log group (and the query log's) when the proxy leaves the stack.
    *
    * @default RemovalPolicy.RETAIN (logs outlive the service for investigations)
    */
