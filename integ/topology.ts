@@ -8,7 +8,7 @@
 import { CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlFargate } from '../src';
+import { AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlFargate, ProxySqlFargateProps } from '../src';
 
 export interface ReferenceTopology {
   readonly vpc: ec2.Vpc;
@@ -37,7 +37,8 @@ export function referenceVpc(stack: Stack): ec2.Vpc {
   return vpc;
 }
 
-export function referenceTopology(stack: Stack): ReferenceTopology {
+/** The reference topology; `proxyProps` lets a test turn on what the defaults leave off (e.g. the query log). */
+export function referenceTopology(stack: Stack, proxyProps: Partial<ProxySqlFargateProps> = {}): ReferenceTopology {
   const vpc = referenceVpc(stack);
   const db = new AuroraBackend(stack, 'Db', {
     vpc,
@@ -52,8 +53,11 @@ export function referenceTopology(stack: Stack): ReferenceTopology {
     reason: 'The reference/integ stack is destroyed after each run; AuroraBackend keeps deletion protection on by default',
   });
   const proxy = new ProxySqlFargate(stack, 'Proxy', {
-    vpc, backend: db, dropUsersOnDelete: true, logRemovalPolicy: RemovalPolicy.DESTROY,
+    vpc, backend: db, dropUsersOnDelete: true, logRemovalPolicy: RemovalPolicy.DESTROY, ...proxyProps,
   });
+  // What an operator adds in two lines: ProxySQL's own metrics on a dashboard, and the alarms.
+  proxy.addDashboard();
+  proxy.addRecommendedAlarms();
   const dns = new PrivateDnsAliases(stack, 'Dns', { vpc, proxy, cluster: db.cluster });
   const demo = new LambdaDemoApi(stack, 'Demo', { vpc, proxy, userSecret: db.appUserSecret, databaseName: db.databaseName });
 

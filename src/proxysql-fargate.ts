@@ -9,13 +9,20 @@ import { Construct, IConstruct } from 'constructs';
 import { IProxySqlBackend, MonitorPrivileges, ProxySqlBackendConfig } from './backend';
 import { DatabaseBootstrap, MonitorPrivilegeMode } from './bootstrap/database-bootstrap';
 import { normalizePrivilege } from './bootstrap/privileges';
-import { DEFAULTS as CONFIG_DEFAULTS, ProxySqlConfiguration, RenderedConfig } from './config/configuration';
+import { ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, DEFAULTS as CONFIG_DEFAULTS, ProxySqlConfiguration, RenderedConfig } from './config/configuration';
 import { ConnectionBudget, connectionBudget } from './config/connection-budget';
+import { HostgroupRole, METRICS_NAMESPACE, metricSpec, PROXY_NAME_DIMENSION, ROLE_DIMENSION } from './config/metrics';
+import {
+  ADMIN_PORT_ENV, METRICS_HOSTGROUPS_ENV, METRICS_INTERVAL_ENV, METRICS_PROXY_NAME_ENV, METRICS_SCRIPT,
+  QUERY_LOG_BASENAME, QUERY_LOG_DIR_ENV, QUERY_LOG_SCRIPT,
+} from './config/metrics-script';
 import { ProxySqlConfigOptions } from './config/options';
 import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from './config/start-script';
 import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpoint } from './endpoint';
+import { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from './observability-options';
 import { CrossStackConnections } from './private/cross-stack-connections';
 import { suppressNag } from './private/nag';
+import { ObservabilityFacts, recommendedAlarms, proxyDashboard } from './private/observability';
 import { describeSecret, generatedUserSecret, sameSecret } from './private/secrets';
 import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 
@@ -195,7 +202,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * What happens to ProxySQL's log group when the proxy leaves the stack.
+   * What happens to ProxySQL's log group (and the query log's) when the proxy leaves the stack.
    *
    * @default RemovalPolicy.RETAIN (logs outlive the service for investigations)
    */
@@ -206,6 +213,51 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * @default true
    */
   readonly enableExecuteCommand?: boolean;
+  /**
+   * Publish ProxySQL's own statistics (servers per hostgroup, backend pool, queries routed, writer
+   * available, monitor failures, client connections) as CloudWatch metrics. A small non-essential
+   * container of the same image reads them through the admin interface and prints Embedded Metric
+   * Format lines into the task's log stream; CloudWatch Logs turns them into metrics in the
+   * `ProxySQL` namespace, so nothing else runs and no IAM permission is added. Read them with
+   * `metricServersOnline()` and the other helpers, `addDashboard()` and `addRecommendedAlarms()`.
+   * See the README's "Observability" for the metrics and their cost.
+   *
+   * @default true
+   */
+  readonly metrics?: boolean;
+  /**
+   * How often the metrics sidecar samples ProxySQL: whole seconds from 10 to 300, not a token (the
+   * helpers' periods are computed from it). Counters are published as the increase over this
+   * interval.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly metricsInterval?: Duration;
+  /**
+   * Value of the `ProxyName` dimension of every metric: tells proxies apart in one account and
+   * Region. 1–255 characters without control characters. It may be a token, but not one of this
+   * proxy's own resources (the task definition would then depend on its own service).
+   *
+   * @default - the construct's path, e.g. `MyStack/Proxy`
+   */
+  readonly metricsProxyName?: string;
+  /**
+   * Log every statement the proxy receives to CloudWatch Logs (`queryLogGroup`), as ProxySQL's
+   * JSON events log: client, user, schema, hostgroup and server, duration, rows, and the
+   * statement's full text. Statements carry their literals: values, and secrets an application
+   * may send (e.g. `SET PASSWORD`, `CREATE USER ... IDENTIFIED BY`), land in the log. Every
+   * statement is a log event of some 400 bytes plus its text, billed as log ingestion: turn it on
+   * to investigate, not as a standing audit log of a busy proxy.
+   *
+   * @default false
+   */
+  readonly queryLog?: boolean;
+  /**
+   * How long the query log is kept.
+   *
+   * @default logs.RetentionDays.ONE_WEEK
+   */
+  readonly queryLogRetention?: logs.RetentionDays;
 }
 
 /** Fargate's CPU → memory (MiB) offer: [min, max, step]. */
@@ -298,6 +350,14 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly backendConnectionsPerServer: number;
   /** The log group of the ProxySQL container. */
   public readonly logGroup: logs.ILogGroup;
+  /** The metrics sidecar container (undefined when `metrics` is false). */
+  public readonly metricsContainer?: ecs.ContainerDefinition;
+  /** Value of the `ProxyName` dimension of the ProxySQL metrics (undefined when `metrics` is false). */
+  public readonly metricsProxyName?: string;
+  /** The log group of the query log (undefined unless `queryLog` is true). */
+  public readonly queryLogGroup?: logs.ILogGroup;
+  /** The container that ships the query log (undefined unless `queryLog` is true). */
+  public readonly queryLogContainer?: ecs.ContainerDefinition;
   /**
    * The custom resource that creates the database users (undefined when `bootstrap` is false).
    * The service depends on it.
@@ -308,6 +368,11 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   /** The tasks' security group, for admin and metrics peers that may live in other stacks. */
   private readonly taskConnections: CrossStackConnections;
   private readonly restApiPort?: number;
+  /** Seconds between two metric samples. */
+  private readonly metricsIntervalSeconds: number;
+  /** What the dashboard and the alarms need to know of the configuration. */
+  private readonly facts: ObservabilityFacts;
+  private readonly minCapacity: number;
 
   constructor(scope: Construct, id: string, props: ProxySqlFargateProps) {
     super(scope, id);
@@ -322,6 +387,10 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const targetCpu = props.targetCpuUtilizationPercent ?? 60;
     validateProps({ cpu, memoryLimitMiB, desiredCount, minCapacity, maxCapacity, listenerPort, drainTime, targetCpu });
     refuseDerivingFromTokens(props, minCapacity, drainTime);
+    this.minCapacity = minCapacity;
+    const metricsOn = props.metrics ?? true;
+    this.metricsIntervalSeconds = metricsInterval(props);
+    if (metricsOn) this.metricsProxyName = metricsProxyName(props, this.node.path);
     const taskSubnets = props.vpcSubnets
       ?? defaultPrivateSubnets(props.vpc, 'ProxySqlFargate', 'vpcSubnets', 'its tasks and the database bootstrap function');
     const loadBalancerSubnets = props.loadBalancerSubnets
@@ -366,6 +435,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       memoryMiB: memoryLimitMiB,
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
       serverMaxConnections: budget.perRow,
+      queryLogFile: props.queryLog ? `${QUERY_LOG_MOUNT}/${QUERY_LOG_BASENAME}` : undefined,
     });
     refuseDatabaseAdmin(backend, this.monitorSecret, config);
     if (!bootstrapOn) {
@@ -379,6 +449,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const rendered: RenderedConfig = config.render();
     this.trafficPort = rendered.trafficPort;
     this.restApiPort = rendered.restApiPort;
+    this.facts = { hostgroups: config.hostgroups, maxClientConnections: config.maxClientConnections };
 
     // ---- network -------------------------------------------------------------------------
     this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
@@ -479,8 +550,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       secrets[envVar] = ecs.Secret.fromSecretsManager(ref.secret, ref.field);
     }
 
+    const image = props.image ?? ecs.ContainerImage.fromRegistry(DEFAULT_PROXYSQL_IMAGE);
     this.container = this.taskDefinition.addContainer('proxysql', {
-      image: props.image ?? ecs.ContainerImage.fromRegistry(DEFAULT_PROXYSQL_IMAGE),
+      image,
       // The image has no ENTRYPOINT; the start script renders the config from the secrets, then
       // runs ProxySQL and turns SIGTERM into a graceful drain.
       command: ['sh', '-c', START_SCRIPT],
@@ -506,6 +578,51 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       ],
       ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: 65536, hardLimit: 65536 }],
     });
+
+    if (metricsOn) {
+      // Same image, so no other pull; non-essential, so its faults never stop the task. It reads
+      // the admin interface with the admin credentials (the same ECS secrets: no new permission)
+      // and writes EMF to its log stream, from which CloudWatch Logs extracts the metrics.
+      this.metricsContainer = this.taskDefinition.addContainer('metrics', {
+        image,
+        essential: false,
+        command: ['sh', '-c', METRICS_SCRIPT],
+        environment: {
+          [ADMIN_PORT_ENV]: String(rendered.adminPort),
+          [METRICS_INTERVAL_ENV]: String(this.metricsIntervalSeconds),
+          [METRICS_PROXY_NAME_ENV]: this.metricsProxyName!,
+          [METRICS_HOSTGROUPS_ENV]: `${this.facts.hostgroups.writer},${this.facts.hostgroups.readers}`,
+        },
+        secrets: { [ADMIN_USERNAME_ENV]: secrets[ADMIN_USERNAME_ENV], [ADMIN_PASSWORD_ENV]: secrets[ADMIN_PASSWORD_ENV] },
+        logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'metrics', logGroup: this.logGroup }),
+        // A hard cap, so that a fault in the sidecar cannot take ProxySQL's memory.
+        memoryLimitMiB: 64,
+        // It exits on SIGTERM at once; ECS stops it before ProxySQL (it depends on ProxySQL).
+        stopTimeout: Duration.seconds(5),
+      });
+      this.metricsContainer.addContainerDependencies({ container: this.container, condition: ecs.ContainerDependencyCondition.HEALTHY });
+    }
+    if (props.queryLog) {
+      this.queryLogGroup = new logs.LogGroup(this, 'QueryLogGroup', {
+        retention: props.queryLogRetention ?? logs.RetentionDays.ONE_WEEK,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      });
+      // ProxySQL writes its events log into a task volume; this container prints it to stdout and
+      // deletes rotated files, so neither the task's storage nor ProxySQL depends on CloudWatch.
+      this.taskDefinition.addVolume({ name: QUERY_LOG_VOLUME });
+      this.container.addMountPoints({ sourceVolume: QUERY_LOG_VOLUME, containerPath: QUERY_LOG_MOUNT, readOnly: false });
+      this.queryLogContainer = this.taskDefinition.addContainer('query-log', {
+        image,
+        essential: false,
+        command: ['sh', '-c', QUERY_LOG_SCRIPT],
+        environment: { [QUERY_LOG_DIR_ENV]: QUERY_LOG_MOUNT },
+        logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'queries', logGroup: this.queryLogGroup }),
+        memoryLimitMiB: 64,
+        stopTimeout: Duration.seconds(5),
+      });
+      this.queryLogContainer.addMountPoints({ sourceVolume: QUERY_LOG_VOLUME, containerPath: QUERY_LOG_MOUNT, readOnly: false });
+      this.queryLogContainer.addContainerDependencies({ container: this.container, condition: ecs.ContainerDependencyCondition.START });
+    }
 
     if (!props.image && onlyIsolated(props.vpc, selectedTaskSubnets)) {
       Annotations.of(this).addWarningV2('cdk-proxysql:imageUnreachable',
@@ -649,6 +766,145 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public metricMemoryUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.service.metricMemoryUtilization(props);
   }
+
+  // ---- ProxySQL's own metrics (published by the metrics sidecar; see the README's table) -------
+
+  /** Servers of the hostgroup that are ONLINE (`runtime_mysql_servers`; minimum over the tasks). */
+  public metricServersOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ServersOnline', role, props);
+  }
+
+  /** Servers of the hostgroup that are SHUNNED or OFFLINE (`runtime_mysql_servers`; maximum over the tasks). */
+  public metricServersNotOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ServersNotOnline', role, props);
+  }
+
+  /** Backend connections in use in the hostgroup (`stats_mysql_connection_pool.ConnUsed`; maximum over the tasks). */
+  public metricBackendConnectionsUsed(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('BackendConnectionsUsed', role, props);
+  }
+
+  /** Idle pooled backend connections of the hostgroup (`stats_mysql_connection_pool.ConnFree`; minimum over the tasks). */
+  public metricBackendConnectionsFree(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('BackendConnectionsFree', role, props);
+  }
+
+  /** Failed backend connection attempts (`stats_mysql_connection_pool.ConnERR` increase; sum). */
+  public metricBackendConnectionErrors(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('BackendConnectionErrors', role, props);
+  }
+
+  /** Queries sent to the hostgroup's servers (`stats_mysql_connection_pool.Queries` increase; sum). */
+  public metricQueriesRouted(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('QueriesRouted', role, props);
+  }
+
+  /** 1 while a server of the writer hostgroup is ONLINE, else 0 (minimum over the tasks: 0 when any task has no writer). */
+  public metricWriterAvailable(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('WriterAvailable', undefined, props);
+  }
+
+  /** Failed monitor checks (connect, ping, read_only, Aurora) logged in the `monitor` schema; sum. */
+  public metricMonitorCheckFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('MonitorCheckFailures', undefined, props);
+  }
+
+  /** Monitor checks refused with "Access denied" (the monitor user's password or grants); sum. */
+  public metricMonitorLoginFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('MonitorLoginFailures', undefined, props);
+  }
+
+  /** Client connections open on a task (`Client_Connections_connected`; maximum over the tasks, `Sum` for the fleet). */
+  public metricClientConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ClientConnectionsConnected', undefined, props);
+  }
+
+  /** Client connections opened (`Client_Connections_created` increase; sum). */
+  public metricClientConnectionsCreated(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ClientConnectionsCreated', undefined, props);
+  }
+
+  /** Client connections that failed or were dropped (`Client_Connections_aborted` increase; sum). */
+  public metricClientConnectionsAborted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ClientConnectionsAborted', undefined, props);
+  }
+
+  /** Statements received from clients (`stats_mysql_global.Questions` increase; sum). */
+  public metricQuestions(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('Questions', undefined, props);
+  }
+
+  /** Statements slower than `mysql-long_query_time` (`Slow_queries` increase; sum). */
+  public metricSlowQueries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('SlowQueries', undefined, props);
+  }
+
+  /**
+   * A CloudWatch dashboard of the proxy: writer and servers per hostgroup, queries routed, backend
+   * pool, client connections, monitor failures, tasks, CPU and memory (the ProxySQL widgets only
+   * while `metrics` is on).
+   */
+  public addDashboard(options: ProxySqlDashboardOptions = {}): cloudwatch.Dashboard {
+    return proxyDashboard(this, options, this.metricsProxyName !== undefined, this.facts);
+  }
+
+  /**
+   * The recommended alarms, each documented in the README with its threshold: no writer, every
+   * reader down, monitor cannot log in, backend pool saturated, backend connection errors, client
+   * connections near the limit (those need `metrics`), and fewer than two healthy tasks.
+   *
+   * @returns the alarms created
+   */
+  public addRecommendedAlarms(options: ProxySqlAlarmOptions = {}): cloudwatch.Alarm[] {
+    return recommendedAlarms(this, options, this.metricsProxyName !== undefined, this.facts, this.minCapacity);
+  }
+
+  private proxySqlMetric(name: string, role: HostgroupRole | undefined, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const spec = metricSpec(name);
+    if (this.metricsProxyName === undefined) {
+      fail('metrics', `must be on for the ProxySQL metric ${name} (the metrics sidecar publishes it)`, false);
+    }
+    if (spec.perRole && role === undefined) fail('role', `must be given for ${name} (it is published per hostgroup role)`, role);
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      dimensionsMap: {
+        [PROXY_NAME_DIMENSION]: this.metricsProxyName,
+        ...(spec.perRole ? { [ROLE_DIMENSION]: role! } : {}),
+      },
+      statistic: spec.statistic,
+      // A period shorter than the interval would have empty points between samples.
+      period: Duration.seconds(Math.max(60, Math.ceil(this.metricsIntervalSeconds / 60) * 60)),
+      ...props,
+    });
+  }
+}
+
+/** The task volume ProxySQL writes its events log into, and where both containers mount it. */
+const QUERY_LOG_VOLUME = 'query-log';
+const QUERY_LOG_MOUNT = '/var/log/proxysql-queries';
+
+/** Seconds between metric samples: whole seconds, 10–300, not a token. */
+function metricsInterval(props: ProxySqlFargateProps): number {
+  const interval = props.metricsInterval ?? Duration.minutes(1);
+  if (interval.isUnresolved()) {
+    throw new Error('ProxySqlFargate: metricsInterval must be a concrete duration, not a token: the metric helpers\' periods are computed from it at synth time (got a token)');
+  }
+  const seconds = interval.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 10 || seconds > 300) {
+    fail('metricsInterval', 'must be whole seconds from 10 to 300', `${seconds} s`);
+  }
+  return seconds;
+}
+
+/** The `ProxyName` dimension's value: the prop, or the construct's path. */
+function metricsProxyName(props: ProxySqlFargateProps, path: string): string {
+  const name = props.metricsProxyName ?? path;
+  if (Token.isUnresolved(name)) return name;
+  if (name.length < 1 || name.length > 255 || /[\u0000-\u001f\u007f]/.test(name) || name.trim() === '') {
+    fail('metricsProxyName', 'must be 1–255 characters, not only spaces, without control characters (a CloudWatch dimension value)', name);
+  }
+  return name;
 }
 
 interface ValidatedNumbers {

@@ -129,11 +129,11 @@ describe('ProxySqlFargate service', () => {
   ])('drainTime %p: deregistration delay and the in-flight wait are drainTime, the stop timeout 10 s more', (drainTime, seconds) => {
     const { template } = proxyWith(drainTime ? { drainTime } : {});
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({
+      ContainerDefinitions: Match.arrayWith([Match.objectLike({
         Name: 'proxysql',
         StopTimeout: seconds + 10,
         Environment: Match.arrayWith([{ Name: 'PROXYSQL_DRAIN_SECONDS', Value: String(seconds) }]),
-      })],
+      })]),
     });
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(seconds) }]),
@@ -143,7 +143,7 @@ describe('ProxySqlFargate service', () => {
   test('the container runs the pinned official image through the start script, with a health check and graceful stop', () => {
     const { template } = proxyWith({ drainTime: Duration.seconds(30) });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({
+      ContainerDefinitions: Match.arrayWith([Match.objectLike({
         Name: 'proxysql',
         Image: 'proxysql/proxysql:2.7.4',
         Command: ['sh', '-c', Match.stringLikeRegexp('exec|proxysql')],
@@ -152,7 +152,7 @@ describe('ProxySqlFargate service', () => {
         Environment: Match.arrayWith([{ Name: 'PROXYSQL_DRAIN_SECONDS', Value: '30' }]),
         LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
         PortMappings: [Match.objectLike({ ContainerPort: 6033 })],
-      })],
+      })]),
     });
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetGroupAttributes: Match.arrayWith([
@@ -326,9 +326,9 @@ describe('ProxySqlFargate credentials and metrics', () => {
     proxy.allowMetricsFrom(scraper);
     const template = Template.fromStack(f.stack);
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({
+      ContainerDefinitions: Match.arrayWith([Match.objectLike({
         PortMappings: Match.arrayWith([Match.objectLike({ ContainerPort: 6070 })]),
-      })],
+      })]),
     });
     const scraperId = Object.keys(template.findResources('AWS::EC2::SecurityGroup')).find((k) => k.startsWith('Scraper'))!;
     const onRestApi = ingressRules(template).filter((r) => r.FromPort === 6070);

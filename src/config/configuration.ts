@@ -66,6 +66,12 @@ export interface ProxySqlConfigurationProps {
    * @default 1000 (ProxySQL's default)
    */
   readonly serverMaxConnections?: number;
+  /**
+   * Write ProxySQL's events log (every statement, as JSON) to this file name; ProxySQL appends a
+   * number and rotates at `mysql-eventslog_filesize`. See `queryLog` of `ProxySqlFargate`.
+   * @default - no events log
+   */
+  readonly queryLogFile?: string;
   /** Address the admin interface listens on. @default '127.0.0.1' */
   readonly adminListenAddress?: string;
   /** Prefix of error messages, e.g. the construct name. @default 'ProxySqlFargate' */
@@ -89,6 +95,16 @@ export interface RenderedConfig {
   readonly trafficPort: number;
   readonly adminPort: number;
   readonly restApiPort?: number;
+}
+
+/** See `ProxySqlConfiguration.hostgroups`. */
+export interface HostgroupFacts {
+  readonly writer: number;
+  readonly readers: number;
+  readonly hasReaders: boolean;
+  readonly writerCapacity?: number;
+  readonly readersCapacity?: number;
+  readonly writerRowsInReaders: number;
 }
 
 /** Defaults, each explained in the JSDoc of `ProxySqlConfigOptions` and in the README. */
@@ -139,6 +155,9 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   monitor_read_only_timeout: 'monitorReadOnlyTimeoutMs',
   monitor_writer_is_also_reader: 'writerIsAlsoReader',
   have_ssl: 'frontendTls',
+  eventslog_filename: 'queryLog',
+  eventslog_format: 'queryLog',
+  eventslog_default_log: 'queryLog',
   interfaces: 'trafficPort',
   server_version: 'the backend topology (serverVersion)',
   monitor_username: 'the monitor secret',
@@ -431,6 +450,55 @@ export class ProxySqlConfiguration {
     return this.hasReaders && !equalReads && (o.readsFallBackToWriter ?? true);
   }
 
+  /** The `mysql_servers` rows as rendered: [hostgroup, server with its weight and budget]. */
+  private serverRows(): Array<[number, ProxySqlServer]> {
+    const t = this.props.topology;
+    const fallback = this.readerFallback();
+    const full = this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections;
+    const small = Math.max(1, Math.floor(full / 4));
+    return [
+      [this.writerHg, fallback ? { ...t.writer, maxConnections: t.writer.maxConnections ?? full - small } : t.writer],
+      ...(fallback
+        ? [[this.readerHg, { ...t.writer, weight: 1, maxConnections: t.writer.maxConnections ?? small }] as [number, ProxySqlServer]]
+        : []),
+      ...(t.readers ?? []).map(r => [this.readerHg, fallback ? { ...r, weight: r.weight ?? FALLBACK_READER_WEIGHT } : r] as [number, ProxySqlServer]),
+    ];
+  }
+
+  /** `mysql-max_connections`: client connections one task accepts (a token when given as one). */
+  public get maxClientConnections(): number {
+    const o = this.props.options;
+    return o.maxClientConnections ?? Math.min(DEFAULTS.maxClientConnections,
+      Math.max(DEFAULTS.minClientConnections, Math.floor((this.props.memoryMiB - DEFAULTS.reservedMemoryMiB) * DEFAULTS.connectionsPerMiB)));
+  }
+
+  /**
+   * What the metrics, dashboard and alarms need to know of the hostgroups: their ids, the backend
+   * connections one task may open in each (undefined when Aurora discovery adds servers at run
+   * time, or a cap is a token), and how many rows of the reader hostgroup are the writer itself
+   * (listed there for fallback reads or `writerIsAlsoReader`).
+   */
+  public get hostgroups(): HostgroupFacts {
+    const rows = this.serverRows();
+    const t = this.props.topology;
+    const o = this.props.options;
+    const cap = (hg: number): number | undefined => {
+      if (t.auroraDiscovery && hg === this.readerHg) return undefined;
+      const caps = rows.filter(([h]) => h === hg)
+        .map(([, s]) => s.maxConnections ?? this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections);
+      return caps.some((c) => Token.isUnresolved(c)) ? undefined : caps.reduce((a, b) => a + b, 0);
+    };
+    const writerAlsoReader = t.auroraDiscovery ? !!t.auroraDiscovery.writerIsAlsoReader : !!o.writerIsAlsoReader;
+    return {
+      writer: this.writerHg,
+      readers: this.readerHg,
+      hasReaders: this.hasReaders,
+      writerCapacity: cap(this.writerHg),
+      readersCapacity: this.hasReaders ? cap(this.readerHg) : undefined,
+      writerRowsInReaders: this.hasReaders && (this.readerFallback() || writerAlsoReader) ? 1 : 0,
+    };
+  }
+
   /** The secrets of the users ProxySQL is configured with (for the database bootstrap). */
   public get userSecrets(): secretsmanager.ISecret[] {
     return this.users.map(u => u.secret);
@@ -487,9 +555,7 @@ export class ProxySqlConfiguration {
     push('}');
 
     // mysql
-    const memory = this.props.memoryMiB;
-    const maxConn = o.maxClientConnections ?? Math.min(DEFAULTS.maxClientConnections,
-      Math.max(DEFAULTS.minClientConnections, Math.floor((memory - DEFAULTS.reservedMemoryMiB) * DEFAULTS.connectionsPerMiB)));
+    const maxConn = this.maxClientConnections;
     const threads = o.workerThreads ?? Math.min(DEFAULTS.maxWorkerThreads, Math.max(1, Math.floor(this.props.vcpus)));
     push('mysql_variables=');
     push('{');
@@ -536,6 +602,11 @@ export class ProxySqlConfiguration {
       // The stop handler reads each session's open transaction from the processlist's
       // extended_info (stats_mysql_global's Active_Transactions lags by up to two seconds).
       ['show_processlist_extended', 1],
+      // The query log: every statement (default_log=1, no rule needs `log=1`) as one JSON object
+      // a line (format 2).
+      ['eventslog_filename', this.props.queryLogFile],
+      ['eventslog_format', this.props.queryLogFile !== undefined ? 2 : undefined],
+      ['eventslog_default_log', this.props.queryLogFile !== undefined ? 1 : undefined],
     ], o.rawMysqlVariables), '  '));
     push('}');
 
@@ -545,13 +616,7 @@ export class ProxySqlConfiguration {
     const fallback = this.readerFallback();
     const full = this.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections;
     const small = Math.max(1, Math.floor(full / 4));
-    const servers: Array<[number, ProxySqlServer]> = [
-      [this.writerHg, fallback ? { ...t.writer, maxConnections: t.writer.maxConnections ?? full - small } : t.writer],
-      ...(fallback
-        ? [[this.readerHg, { ...t.writer, weight: 1, maxConnections: t.writer.maxConnections ?? small }] as [number, ProxySqlServer]]
-        : []),
-      ...(t.readers ?? []).map(r => [this.readerHg, fallback ? { ...r, weight: r.weight ?? FALLBACK_READER_WEIGHT } : r] as [number, ProxySqlServer]),
-    ];
+    const servers = this.serverRows();
     if (fallback) {
       // Read by the start script, which moves the weights to the new writer after a failover.
       push(`# cdk-proxysql reader_fallback=${this.writerHg},${this.readerHg},${small},${full},${FALLBACK_READER_WEIGHT}`);

@@ -2,3 +2,4 @@ export * from './topology';
 export * from './users';
 export * from './query-rules';
 export * from './options';
+export { HostgroupRole } from './metrics';

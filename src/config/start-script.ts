@@ -94,8 +94,20 @@ BEGIN {
 }
 `;
 
-function shQuote(s: string): string {
+/** Quote a string for POSIX sh. */
+export function shQuote(s: string): string {
   return `'${s.replace(/'/g, '\'\\\'\'')}'`;
+}
+
+/**
+ * Shell that writes the admin mysql client option file `file` (mode 0600, written beside and
+ * moved into place) for the admin interface on 127.0.0.1 at `port` (a shell word), from the admin
+ * credentials in the environment; on failure it logs with `log` and exits 1. The start script and
+ * the metrics sidecar both use it, so the password only ever reaches the client through a file.
+ */
+export function writeAdminClientFile(port: string, file: string): string {
+  return `LC_ALL=C awk -v port=${port} ${shQuote(CLIENT_AWK)} </dev/null >"${file}.tmp" && chmod 600 "${file}.tmp" && mv -f "${file}.tmp" "${file}" `
+    + `|| { log "cannot write ${file}"; exit 1; }`;
 }
 
 /**
@@ -155,7 +167,7 @@ rm -f "$conf.tmp" "$client.tmp"
 if ! LC_ALL=C awk ${shQuote(RENDER_AWK)} </dev/null >"$conf.tmp"; then rm -f "$conf.tmp"; exit 3; fi
 chmod 600 "$conf.tmp" && mv -f "$conf.tmp" "$conf" || { log "cannot write $conf"; exit 1; }
 port=$(sed -n 's/^# cdk-proxysql admin_port=\\([0-9][0-9]*\\)$/\\1/p' "$conf")
-LC_ALL=C awk -v port="\${port:-6032}" ${shQuote(CLIENT_AWK)} </dev/null >"$client.tmp" && chmod 600 "$client.tmp" && mv -f "$client.tmp" "$client" || { log "cannot write $client"; exit 1; }
+${writeAdminClientFile('"\${port:-6032}"', '$client')}
 log "configuration rendered to $conf; starting ProxySQL"
 proxysql -f --initial --idle-threads -c "$conf" -D "$datadir" &
 child=$!

@@ -53,6 +53,15 @@ describeDataplane('dataplane: hostile secrets', () => {
     await expect(task.client(app.username, `${app.password}x`)).rejects.toThrow(/Access denied/);
   });
 
+  test('the metrics sidecar logs in to the admin interface with the hostile admin secret and prints samples, never the password', async () => {
+    const metrics = task.startContainer('metrics', { PROXYSQL_METRICS_INTERVAL_SECONDS: () => '1' });
+    const line = await waitFor('a metrics sample', async () => metrics.log().split('\n').find((l) => l.includes('"WriterAvailable":1')));
+    expect(JSON.parse(line).ProxyName).toBe('Dataplane/Proxy');
+    await metrics.stop();
+    expect(metrics.log()).not.toContain(ADMIN.password);
+    expect(metrics.log()).not.toMatch(/proxysql-metrics:/);
+  });
+
   test('the monitor logs in with its hostile password: fresh read_only checks without error on both servers', async () => {
     const rows = await waitFor('fresh read_only checks', async () => {
       const r = await task.admin<Array<{ port: number; read_only: number | null; error: string | null }>>(

@@ -30,6 +30,12 @@ describe('cdk-nag AwsSolutions on the reference topology', () => {
     expect(findings(reference())).toEqual([]);
   });
 
+  test('GIVEN the query log on (dashboard and alarms are in the reference) WHEN checked THEN no unsuppressed finding remains', () => {
+    const stack = new Stack(new App(), 'QueryLog');
+    referenceTopology(stack, { queryLog: true });
+    expect(findings(stack)).toEqual([]);
+  });
+
   test('every suppression sits on one CloudFormation resource, names its rule and gives a reason', () => {
     const acks = acknowledgments(reference());
     expect(acks.length).toBeGreaterThanOrEqual(10);

@@ -1,0 +1,176 @@
+/**
+ * The dashboard and the recommended alarms of `ProxySqlFargate`, built only from its public metric
+ * helpers (so every metric they show is one the metrics sidecar publishes: see
+ * `config/metrics.ts`). Thresholds and why are in the README's "Observability".
+ */
+import { Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { HostgroupFacts } from '../config/configuration';
+import { HostgroupRole } from '../config/metrics';
+import type { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from '../observability-options';
+import type { ProxySqlFargate } from '../proxysql-fargate';
+
+/** What the configuration knows and the alarms need. */
+export interface ObservabilityFacts {
+  readonly hostgroups: HostgroupFacts;
+  /** `mysql-max_connections` of one task (may be a token). */
+  readonly maxClientConnections: number;
+}
+
+const ROLES: Array<[HostgroupRole, string]> = [[HostgroupRole.WRITER, 'Writer'], [HostgroupRole.READERS, 'Readers']];
+
+function percent(prop: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (Token.isUnresolved(v)) throw new Error(`ProxySqlFargate.addRecommendedAlarms: ${prop} must be a literal number: the threshold is computed at synth (got a token)`);
+  if (!(v >= 1 && v <= 100)) throw new Error(`ProxySqlFargate.addRecommendedAlarms: ${prop} must be a percentage from 1 to 100 (got ${v})`);
+  return v;
+}
+
+export function recommendedAlarms(
+  proxy: ProxySqlFargate, options: ProxySqlAlarmOptions, metricsOn: boolean, facts: ObservabilityFacts, minCapacity: number,
+): cloudwatch.Alarm[] {
+  const clientPercent = percent('clientConnectionsPercent', options.clientConnectionsPercent, 80);
+  const poolPercent = percent('backendPoolPercent', options.backendPoolPercent, 90);
+  const alarms: cloudwatch.Alarm[] = [];
+  const add = (id: string, props: cloudwatch.AlarmProps) => {
+    const alarm = new cloudwatch.Alarm(proxy, id, props);
+    for (const action of options.alarmActions ?? []) {
+      alarm.addAlarmAction(action);
+      if (options.notifyOnOk) alarm.addOkAction(action);
+    }
+    alarms.push(alarm);
+  };
+  const hg = facts.hostgroups;
+  if (metricsOn) {
+    add('NoWriterAlarm', {
+      alarmDescription: 'A ProxySQL task has had no ONLINE server in its writer hostgroup for 2 minutes: writes fail. '
+        + 'A failover normally settles within a minute; check the database and the monitor user.',
+      metric: proxy.metricWriterAvailable(),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (hg.hasReaders) {
+      add('NoReaderAlarm', {
+        alarmDescription: 'No ProxySQL task has had an ONLINE replica in its reader hostgroup for 2 minutes'
+          + (hg.writerRowsInReaders > 0 ? ' (the writer, listed there for fallback reads, does not count): reads fall back to the writer.' : ': plain reads fail.'),
+        metric: proxy.metricServersOnline(HostgroupRole.READERS, { statistic: 'Maximum' }),
+        threshold: hg.writerRowsInReaders,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    add('MonitorLoginAlarm', {
+      alarmDescription: 'The ProxySQL monitor user is refused ("Access denied") for 2 minutes: ProxySQL will take every server for read-only and writes fail. '
+        + 'Check the monitor secret against the database user (redeploy to re-run the bootstrap).',
+      metric: proxy.metricMonitorLoginFailures(),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const [role, label] of ROLES) {
+      const capacity = role === HostgroupRole.WRITER ? hg.writerCapacity : hg.readersCapacity;
+      if (capacity === undefined) continue;
+      const threshold = Math.max(1, Math.ceil((capacity * poolPercent) / 100));
+      add(`${label}PoolSaturatedAlarm`, {
+        alarmDescription: `A ProxySQL task has used at least ${threshold} of its ${capacity} backend connections to the ${role} hostgroup (${poolPercent} %) for 3 minutes: `
+          + 'clients queue for a connection, and time out after borrowTimeout. Add tasks only if the database has connections to spare (maxConnectionsPercent).',
+        metric: proxy.metricBackendConnectionsUsed(role),
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    add('BackendConnectionErrorsAlarm', {
+      alarmDescription: 'ProxySQL failed to open 10 or more backend connections a minute for 3 minutes (all tasks, both hostgroups): '
+        + 'the database refuses connections (max_connections, credentials) or is unreachable.',
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(w, 0) + FILL(r, 0)',
+        usingMetrics: {
+          w: proxy.metricBackendConnectionErrors(HostgroupRole.WRITER),
+          r: proxy.metricBackendConnectionErrors(HostgroupRole.READERS),
+        },
+        label: 'Backend connection errors',
+        period: proxy.metricBackendConnectionErrors(HostgroupRole.WRITER).period,
+      }),
+      threshold: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (!Token.isUnresolved(facts.maxClientConnections)) {
+      const threshold = Math.max(1, Math.ceil((facts.maxClientConnections * clientPercent) / 100));
+      add('ClientConnectionsAlarm', {
+        alarmDescription: `A ProxySQL task has held at least ${threshold} client connections (${clientPercent} % of its ${facts.maxClientConnections}) for 3 minutes: `
+          + 'beyond the limit ProxySQL refuses clients. Raise minCapacity or memoryLimitMiB, or find the client that leaks connections.',
+        metric: proxy.metricClientConnections(),
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+  }
+  const minTasks = Token.isUnresolved(minCapacity) ? 2 : Math.min(2, minCapacity);
+  add('HealthyTasksAlarm', {
+    alarmDescription: `Fewer than ${minTasks} ProxySQL tasks have been healthy behind the load balancer for 3 minutes: one more failure (a task, an Availability Zone) stops the proxy.`,
+    metric: proxy.metricHealthyTaskCount(),
+    threshold: minTasks,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluationPeriods: 3,
+    treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+  });
+  return alarms;
+}
+
+export function proxyDashboard(
+  proxy: ProxySqlFargate, options: ProxySqlDashboardOptions, metricsOn: boolean, facts: ObservabilityFacts,
+): cloudwatch.Dashboard {
+  const dashboard = new cloudwatch.Dashboard(proxy, 'Dashboard', {
+    dashboardName: options.dashboardName,
+    start: options.start ?? '-PT3H',
+  });
+  const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
+    new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
+  const perRole = (f: (role: HostgroupRole, props: cloudwatch.MetricOptions) => cloudwatch.IMetric, props: cloudwatch.MetricOptions = {}) =>
+    ROLES.map(([role, label]) => f(role, { label, ...props }));
+  if (metricsOn) {
+    const roles = facts.hostgroups.hasReaders ? perRole : (f: (role: HostgroupRole, props: cloudwatch.MetricOptions) => cloudwatch.IMetric) =>
+      [f(HostgroupRole.WRITER, { label: 'Writer' })];
+    dashboard.addWidgets(
+      graph('Writer available (0 = no writer on some task)', [proxy.metricWriterAvailable({ label: 'Writer available (min over tasks)' })]),
+      graph('Servers ONLINE / not ONLINE', roles((r, p) => proxy.metricServersOnline(r, p)),
+        roles((r, p) => proxy.metricServersNotOnline(r, { ...p, label: `${p.label} not ONLINE` }))),
+      graph('Queries routed per hostgroup', roles((r, p) => proxy.metricQueriesRouted(r, p)),
+        [proxy.metricQuestions({ label: 'Statements from clients' }), proxy.metricSlowQueries({ label: 'Slow statements' })]),
+    );
+    dashboard.addWidgets(
+      graph('Backend connections used (max per task)', roles((r, p) => proxy.metricBackendConnectionsUsed(r, p)),
+        roles((r, p) => proxy.metricBackendConnectionsFree(r, { ...p, label: `${p.label} free` }))),
+      graph('Backend connection errors', roles((r, p) => proxy.metricBackendConnectionErrors(r, p))),
+      graph('Monitor failures', [proxy.metricMonitorCheckFailures({ label: 'Failed checks' }), proxy.metricMonitorLoginFailures({ label: 'Access denied' })]),
+    );
+    dashboard.addWidgets(
+      graph('Client connections', [
+        proxy.metricClientConnections({ label: 'Open (all tasks)', statistic: 'Sum' }),
+        proxy.metricActiveConnections({ label: 'Through the load balancer' }),
+      ], [
+        proxy.metricClientConnectionsCreated({ label: 'Opened' }),
+        proxy.metricClientConnectionsAborted({ label: 'Aborted' }),
+      ]),
+      graph('Tasks', [proxy.metricHealthyTaskCount({ label: 'Healthy' }), proxy.metricUnhealthyTaskCount({ label: 'Unhealthy' })]),
+      graph('CPU and memory (%)', [proxy.metricCpuUtilization({ label: 'CPU' }), proxy.metricMemoryUtilization({ label: 'Memory' })]),
+    );
+  } else {
+    dashboard.addWidgets(
+      graph('Client connections', [proxy.metricActiveConnections({ label: 'Open' })], [proxy.metricNewConnections({ label: 'New' })]),
+      graph('Tasks', [proxy.metricHealthyTaskCount({ label: 'Healthy' }), proxy.metricUnhealthyTaskCount({ label: 'Unhealthy' })]),
+      graph('CPU and memory (%)', [proxy.metricCpuUtilization({ label: 'CPU' }), proxy.metricMemoryUtilization({ label: 'Memory' })]),
+    );
+  }
+  return dashboard;
+}
