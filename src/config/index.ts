@@ -1,4 +1,5 @@
 export * from './topology';
 export * from './users';
+export * from './tls';
 export * from './query-rules';
 export * from './options';
