@@ -61,7 +61,9 @@ describe('client TLS: requireTls and a brought certificate', () => {
     const db = new AuroraBackend(stack, 'Db', { vpc });
     const cert = new secretsmanager.Secret(stack, 'Cert');
     new ProxySqlFargate(stack, 'Proxy', {
-      vpc, backend: db, requireTls: true,
+      vpc,
+      backend: db,
+      requireTls: true,
       tlsCertificate: ProxySqlTlsCertificate.fromSecret(cert, { privateKey: 'key' }),
     });
     const template = Template.fromStack(stack);

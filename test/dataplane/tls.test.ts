@@ -157,7 +157,7 @@ describeDataplane('dataplane: TLS', () => {
       await expect(verifyingClient(task, 'other.proxysql.local')).rejects.toThrow(/altnames|Hostname/i);
       // The private key landed in the datadir with mode 0600, the certificate beside it.
       const data = path.join(task.dir, 'data');
-      expect(fs.statSync(path.join(data, 'proxysql-key.pem')).mode & 0o777).toBe(0o600);
+      expect((fs.statSync(path.join(data, 'proxysql-key.pem')).mode % 0o1000).toString(8)).toBe('600');
       expect(fs.readFileSync(path.join(data, 'proxysql-cert.pem'), 'utf8')).toBe(pki.pem('proxy.pem').trimEnd() + '\n');
       expect(task.log()).not.toContain('PRIVATE KEY');
     });
@@ -216,7 +216,10 @@ describeDataplane('dataplane: TLS', () => {
     await pair.replica.root('FLUSH LOCAL SSL');
     // Not vacuous: a client that checks the name refuses the writer now.
     await expect(mysql.createConnection({
-      stream: net.connect(pair.primary.port, '127.0.0.1'), host: 'primary.test', user: pair.admin.user, password: pair.admin.password,
+      stream: net.connect(pair.primary.port, '127.0.0.1'),
+      host: 'primary.test',
+      user: pair.admin.user,
+      password: pair.admin.password,
       ssl: { ca: pki.pem('ca-a.pem'), rejectUnauthorized: true, verifyIdentity: true },
     })).rejects.toThrow(/altnames|Hostname/i);
 
