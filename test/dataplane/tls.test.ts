@@ -20,7 +20,7 @@ import { DataplaneStack, DataplaneStackOptions, endpointsProxyStack, pairServers
 import { ProxySqlTlsCertificate } from '../../src';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
-import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
+import { disposeAllTasks, launchTask, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
 
 /** The name clients use for the proxy (what PrivateDnsAliases would give it). */
 const PROXY_NAME = 'nlb.proxysql.local';
@@ -206,6 +206,21 @@ describeDataplane('dataplane: TLS', () => {
     // ProxySQL says why: the certificate did not verify (measured on 2.7.1: "self-signed certificate").
     await waitFor('a TLS verification error in the log', async () =>
       (/certificate/i.test(task.log()) && /SSL/i.test(task.log())) ? true : undefined, 10_000);
+  });
+
+  test('a private key that does not match the certificate: the task stops at once and the log says why', async () => {
+    const { s, certId } = stack({ requireTls: false, backendCa: pki.pem('ca-a.pem') });
+    const task = await launchTask({
+      template: s.template,
+      secrets: { ...secrets, [certId]: { certificate: pki.pem('proxy.pem'), privateKey: pki.pem('db-key.pem'), certificateChain: pki.pem('ca-a.pem') } },
+      servers: pairServers(pair),
+    });
+    const exit = await Promise.race([task.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
+    expect(exit).toBeDefined();
+    expect(task.log()).toMatch(/key values mismatch[\s\S]*Unable to use SSL key. Shutting down/);
+    // Measured on 2.7.1: ProxySQL exits with status 0 here ("to avoid being restarted"); ECS still
+    // stops the task (its only essential container ended) and the circuit breaker sees it fail.
+    expect(exit!.code).toBe(0);
   });
 
   test('ProxySQL 2.7 does not check the backend host name: a certificate from the right CA for another name is accepted', async () => {
