@@ -180,3 +180,13 @@ describe('backend TLS verification', () => {
     expect(() => endpoints({}, { rawMysqlVariables: { ssl_p2s_ca: '/tmp/ca.pem' } })).toThrow(/rawMysqlVariables\.ssl_p2s_ca is set by the backend/);
   });
 });
+
+test('GIVEN AuroraBackend with serverCaPem in a region the bundle does not know THEN its CA is used', () => {
+  const stack = new Stack(new App(), 'Test', { env: { region: 'xx-nowhere-1', account: '111111111111' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
+  const db = new AuroraBackend(stack, 'Db', { vpc, serverCaPem: SOME_CA });
+  new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db });
+  const template = Template.fromStack(stack);
+  expect(env(template, 'PROXYSQL_BACKEND_CA')).toBe(SOME_CA);
+  template.hasResourceProperties('Custom::ProxySqlDatabaseBootstrap', { Tls: true, TlsCaPem: SOME_CA });
+});
