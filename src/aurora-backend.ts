@@ -115,6 +115,14 @@ export interface AuroraBackendProps {
    * memory of `serverlessV2MaxCapacity` (2 GiB per ACU: 135 for 4 ACU)
    */
   readonly databaseMaxConnections?: number;
+  /**
+   * CA certificates (PEM) the instances' certificates chain to, for the proxy's and the bootstrap's
+   * verification; only needed in a region whose Amazon RDS CAs the library does not bundle (the synth
+   * says so). See `ProxySqlBackendOptions.serverCaPem`.
+   *
+   * @default - the Amazon RDS root CAs of the stack's region, bundled with the library
+   */
+  readonly serverCaPem?: string;
 }
 
 /** MySQL version that Aurora MySQL 3.10 reports, so ProxySQL answers clients with the same. */
@@ -262,6 +270,7 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       instanceIdentifiers: props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS ? undefined : ids,
       discovery: props.discovery,
       databaseMaxConnections,
+      serverCaPem: props.serverCaPem,
     });
   }
 

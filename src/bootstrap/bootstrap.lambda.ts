@@ -7,7 +7,8 @@
  *   AdminSecretArn              master/admin credentials used to create the others
  *   MonitorSecretArn, MonitorPrivileges ('basic' | 'replication' | 'aurora')
  *   Users: [{ SecretArn, Database?, Grants? }]
- *   DropUsersOnDelete ('true' | 'false'), Tls ('true' | 'false')
+ *   DropUsersOnDelete ('true' | 'false'), Tls ('true' | 'false': verified against the Amazon RDS CAs)
+ *   TlsCaPem                    optional: TLS verified against these CA certificates instead
  *   ConfigHash                  ignored here; its change is what makes CloudFormation re-run us
  *
  * What a run grants is recorded in the database under `<StackId>/<LogicalResourceId>`, and only
@@ -36,6 +37,7 @@ export interface BootstrapProperties {
   readonly Users?: BootstrapUserProperty[];
   readonly DropUsersOnDelete?: string | boolean;
   readonly Tls?: string | boolean;
+  readonly TlsCaPem?: string;
   readonly ConfigHash?: string;
 }
 
@@ -146,7 +148,10 @@ function connection(props: BootstrapProperties, admin: DatabaseCredentials): Con
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new BootstrapError(`Port must be an integer from 1 to 65535 (got ${JSON.stringify(rawPort)})`);
   }
-  return { host, port, user: admin.username, password: admin.password, ssl: flag(props.Tls) };
+  // A CA of the user's (plain endpoints): the chain is verified as the proxy verifies it; like the
+  // proxy (ProxySQL 2.7) and mysql2's 'Amazon RDS' profile, the host name is not checked.
+  const ssl = props.TlsCaPem ? { ca: props.TlsCaPem, rejectUnauthorized: true } : flag(props.Tls);
+  return { host, port, user: admin.username, password: admin.password, ssl };
 }
 
 function flag(value: string | boolean | undefined): boolean {

@@ -82,6 +82,13 @@ export interface DatabaseBootstrapProps {
    */
   readonly tls?: boolean;
   /**
+   * Connect with TLS, verifying the server against these CA certificates (PEM) instead, as the
+   * proxy does (a user-given CA for plain endpoints).
+   *
+   * @default - see `tls`
+   */
+  readonly tlsCaPem?: string;
+  /**
    * Change this value to run the bootstrap again on the next deploy without changing anything else
    * (e.g. after a secret's value was changed outside CloudFormation).
    *
@@ -157,6 +164,7 @@ export class DatabaseBootstrap extends Construct implements ec2.IConnectable {
       Users: props.users.map((u) => ({ SecretArn: u.secret.secretArn, Database: u.database, Grants: u.grants })),
       DropUsersOnDelete: props.dropUsersOnDelete ?? false,
       Tls: props.tls ?? false,
+      ...(props.tlsCaPem !== undefined ? { TlsCaPem: props.tlsCaPem } : {}),
     };
     this.customResource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,

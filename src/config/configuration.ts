@@ -12,6 +12,17 @@ export const TEMPLATE_ENV = 'PROXYSQL_CONFIG_TEMPLATE';
 /** Env vars holding the admin credentials; the start script also uses them for `PROXYSQL PAUSE`. */
 export const ADMIN_USERNAME_ENV = 'PROXYSQL_SECRET_ADMIN_USERNAME';
 export const ADMIN_PASSWORD_ENV = 'PROXYSQL_SECRET_ADMIN_PASSWORD';
+/**
+ * Env vars (ECS secrets) with the client-facing certificate, its key and the issuing CA's
+ * certificate; the start script writes them to `proxysql-{cert,key,ca}.pem` in the datadir.
+ */
+export const TLS_CERTIFICATE_ENV = 'PROXYSQL_TLS_CERTIFICATE';
+export const TLS_PRIVATE_KEY_ENV = 'PROXYSQL_TLS_PRIVATE_KEY';
+export const TLS_CHAIN_ENV = 'PROXYSQL_TLS_CERTIFICATE_CHAIN';
+/** Env var (not secret: CA certificates are public) with the CAs backend certificates must chain to. */
+export const BACKEND_CA_ENV = 'PROXYSQL_BACKEND_CA';
+/** Where the start script puts the path of the file it wrote `PROXYSQL_BACKEND_CA` to. */
+export const BACKEND_CA_FILE_PLACEHOLDER = '%{PROXYSQL_BACKEND_CA_FILE}';
 
 /**
  * How the start script must escape a secret before it goes into the file. ProxySQL pastes config
@@ -72,6 +83,12 @@ export interface ProxySqlConfigurationProps {
    * @default - no events log
    */
   readonly queryLogFile?: string;
+  /**
+   * CA certificates (PEM, may be a token) that the database servers' certificates must chain to:
+   * ProxySQL verifies every TLS backend connection against them (`mysql-ssl_p2s_ca`).
+   * @default - backend certificates are not verified
+   */
+  readonly backendCa?: string;
   /** Address the admin interface listens on. @default '127.0.0.1' */
   readonly adminListenAddress?: string;
   /** Prefix of error messages, e.g. the construct name. @default 'ProxySqlFargate' */
@@ -158,6 +175,7 @@ const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   eventslog_filename: 'queryLog',
   eventslog_format: 'queryLog',
   eventslog_default_log: 'queryLog',
+  ssl_p2s_ca: 'the backend (serverCaPem; the Amazon RDS CAs for Aurora and RDS)',
   interfaces: 'trafficPort',
   server_version: 'the backend topology (serverVersion)',
   monitor_username: 'the monitor secret',
@@ -296,6 +314,7 @@ export class ProxySqlConfiguration {
         this.fail('idleClientTimeout', 'must be whole seconds from 60 to 6000 (the load balancer\'s TCP idle timeout range)', seconds);
       }
     }
+    this.validateTls();
     this.int('monitorConnectIntervalMs', o.monitorConnectIntervalMs, 100, 604_800_000);
     this.int('monitorPingIntervalMs', o.monitorPingIntervalMs, 100, 604_800_000);
     this.int('monitorReadOnlyIntervalMs', o.monitorReadOnlyIntervalMs, 100, 604_800_000);
@@ -423,6 +442,20 @@ export class ProxySqlConfiguration {
     }
   }
 
+  /** TLS towards clients: what requireTls and tlsCertificate need. */
+  private validateTls(): void {
+    const o = this.props.options;
+    if (o.frontendTls === false) {
+      if (o.requireTls) this.fail('requireTls', 'needs frontendTls (ProxySQL cannot require TLS it does not offer); drop frontendTls: false', 'requireTls true with frontendTls false');
+      if (o.tlsCertificate) this.fail('tlsCertificate', 'needs frontendTls (a certificate is only presented when TLS is offered); drop frontendTls: false', 'a certificate with frontendTls false');
+    }
+    if (o.requireTls) {
+      this.users.forEach((u) => {
+        if (u.options.useSsl === false) this.fail(`${u.path}.useSsl`, 'must not be false when requireTls is true (requireTls requires TLS of every user)', false);
+      });
+    }
+  }
+
   private raw(path: string, vars: { [name: string]: string } | undefined,
     typed: { [name: string]: string }, fixed: { [name: string]: string }): void {
     for (const [name, value] of Object.entries(vars ?? {})) {
@@ -537,6 +570,12 @@ export class ProxySqlConfiguration {
     push(`# cdk-proxysql admin_port=${this.adminPort}`);
 
     // admin
+    const tlsCertificate = o.tlsCertificate;
+    if (tlsCertificate) {
+      secretEnvironment[TLS_CERTIFICATE_ENV] = { secret: tlsCertificate.secret, field: tlsCertificate.certificateField };
+      secretEnvironment[TLS_PRIVATE_KEY_ENV] = { secret: tlsCertificate.secret, field: tlsCertificate.privateKeyField };
+      secretEnvironment[TLS_CHAIN_ENV] = { secret: tlsCertificate.secret, field: tlsCertificate.certificateChainField };
+    }
     const adminCreds = `${secretRef(ADMIN_USERNAME_ENV, this.props.adminSecret, 'username', SecretQuoting.ADMIN)}:${secretRef(ADMIN_PASSWORD_ENV, this.props.adminSecret, 'password', SecretQuoting.ADMIN)}`;
     push('admin_variables=');
     push('{');
@@ -567,6 +606,9 @@ export class ProxySqlConfiguration {
       ['interfaces', `0.0.0.0:${this.trafficPort}`],
       ['server_version', t.serverVersion ?? DEFAULTS.serverVersion],
       ['have_ssl', o.frontendTls ?? true],
+      // The file the start script writes from BACKEND_CA_ENV. ProxySQL 2.7 then verifies the chain of
+      // every TLS backend connection (monitor included) but not the host name (measured on 2.7.1).
+      ['ssl_p2s_ca', this.props.backendCa !== undefined ? BACKEND_CA_FILE_PLACEHOLDER : undefined],
       ['connection_max_age_ms', o.connectionMaxAgeMs ?? DEFAULTS.connectionMaxAgeMs],
       ['wait_timeout', (o.idleClientTimeout ?? DEFAULTS.idleClientTimeout).toMilliseconds()],
       ['connect_timeout_server_max', (o.borrowTimeout ?? DEFAULTS.borrowTimeout).toMilliseconds()],
@@ -695,7 +737,7 @@ export class ProxySqlConfiguration {
           ['default_hostgroup', uo.defaultHostgroup ?? this.writerHg],
           ['transaction_persistent', uo.transactionPersistent === false ? 0 : 1],
           ['fast_forward', uo.fastForward ? 1 : 0],
-          ['use_ssl', uo.useSsl ? 1 : 0],
+          ['use_ssl', (uo.useSsl ?? o.requireTls) ? 1 : 0],
           ['max_connections', uo.maxConnections ?? 10000],
           ['default_schema', uo.defaultSchema],
         ], ''),
@@ -731,6 +773,7 @@ export class ProxySqlConfiguration {
       secretEnvironment,
       environment: {
         [TEMPLATE_ENV]: template,
+        ...(this.props.backendCa !== undefined ? { [BACKEND_CA_ENV]: this.props.backendCa } : {}),
       },
       trafficPort: this.trafficPort,
       adminPort: this.adminPort,

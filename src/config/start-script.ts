@@ -6,7 +6,10 @@
  * only ever read by awk from ENVIRON, so they never appear on a command line, in `set -x` output
  * or in a log line.
  */
-import { ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, TEMPLATE_ENV } from './configuration';
+import {
+  ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, BACKEND_CA_ENV, BACKEND_CA_FILE_PLACEHOLDER, TEMPLATE_ENV,
+  TLS_CERTIFICATE_ENV, TLS_CHAIN_ENV, TLS_PRIVATE_KEY_ENV,
+} from './configuration';
 
 /** Env var with the seconds to drain after `PROXYSQL PAUSE` on SIGTERM. */
 export const DRAIN_SECONDS_ENV = 'PROXYSQL_DRAIN_SECONDS';
@@ -60,6 +63,11 @@ BEGIN {
   ctl = ctl sprintf("%c", 127)
   t = ENVIRON["PROXYSQL_CONFIG_TEMPLATE"]
   out = ""
+  # The backend CA file: its path is known only here (the config folder may be moved).
+  while ((p = index(t, "${BACKEND_CA_FILE_PLACEHOLDER}")) > 0) {
+    if (ENVIRON["${BACKEND_CA_ENV}"] == "") fail("${BACKEND_CA_ENV}", "is empty or not set, but the configuration verifies backends against it")
+    t = substr(t, 1, p - 1) esc("cafile", cafile, "dq") substr(t, p + ${BACKEND_CA_FILE_PLACEHOLDER.length})
+  }
   while (match(t, /%[{]PROXYSQL_SECRET_[A-Z0-9_]+:[a-z]+[}]/)) {
     out = out substr(t, 1, RSTART - 1)
     ph = substr(t, RSTART + 2, RLENGTH - 3)
@@ -91,6 +99,26 @@ function q(v,    r, i, ch) {
 }
 BEGIN {
   printf "[client]\nuser=%s\npassword=%s\nhost=127.0.0.1\nport=%s\n", q(ENVIRON["${ADMIN_USERNAME_ENV}"]), q(ENVIRON["${ADMIN_PASSWORD_ENV}"]), port
+}
+`;
+
+/**
+ * awk program that writes one PEM value from the environment to stdout, after checking it holds the
+ * kind of block ProxySQL will read (the log line names the variable, never the value). Run with
+ * `-v name=ENV -v want=CERTIFICATE|KEY`.
+ */
+const PEM_AWK = String.raw`
+BEGIN {
+  v = ENVIRON[name]
+  if (v == "") { printf "proxysql-start: refusing to start: %s is empty or not set\n", name > "/dev/stderr"; exit 4 }
+  if (want == "KEY" && (v !~ /-----BEGIN [A-Z ]*PRIVATE KEY-----/ || v ~ /ENCRYPTED/)) {
+    printf "proxysql-start: refusing to start: %s holds no unencrypted PEM private key\n", name > "/dev/stderr"; exit 4
+  }
+  if (want == "CERTIFICATE" && v !~ /-----BEGIN CERTIFICATE-----/) {
+    printf "proxysql-start: refusing to start: %s holds no PEM certificate\n", name > "/dev/stderr"; exit 4
+  }
+  printf "%s", v
+  if (substr(v, length(v)) != "\n") printf "\n"
 }
 `;
 
@@ -135,6 +163,9 @@ export const IN_FLIGHT_SQL = 'SELECT '
  * - Renders `$PROXYSQL_CONFIG_DIR/proxysql.cnf` (mode 0600) from `PROXYSQL_CONFIG_TEMPLATE` and the
  *   `PROXYSQL_SECRET_*` env vars; refuses to start (non-zero exit) when a value cannot be loaded
  *   byte for byte.
+ * - Writes a brought client certificate to `proxysql-{cert,key,ca}.pem` in the datadir and the
+ *   backend CA to `$PROXYSQL_CONFIG_DIR/backend-ca.pem` (all 0600), refusing to start (exit 4)
+ *   when a value is missing or holds no PEM of the right kind.
  * - Writes `$PROXYSQL_CONFIG_DIR/admin-client.cnf` (0600) for the admin mysql client.
  * - Runs `proxysql -f --initial --idle-threads -c FILE -D DATADIR` as a child: `--initial` makes
  *   the file win over any proxysql.db left in a reused datadir.
@@ -164,7 +195,21 @@ case "$drain" in ''|*[!0-9]*) log "${DRAIN_SECONDS_ENV} is not a whole number of
 mkdir -p "$dir" "$datadir" || { log "cannot create $dir or $datadir"; exit 1; }
 if [ -z "\${${TEMPLATE_ENV}:-}" ]; then log "refusing to start: ${TEMPLATE_ENV} is empty or not set"; exit 2; fi
 rm -f "$conf.tmp" "$client.tmp"
-if ! LC_ALL=C awk ${shQuote(RENDER_AWK)} </dev/null >"$conf.tmp"; then rm -f "$conf.tmp"; exit 3; fi
+# put_pem ENV KIND FILE: write one PEM value from the environment, mode 0600, or refuse to start.
+put_pem() {
+  LC_ALL=C awk -v name="$1" -v want="$2" ${shQuote(PEM_AWK)} </dev/null >"$3.tmp" && chmod 600 "$3.tmp" && mv -f "$3.tmp" "$3" || { rm -f "$3.tmp"; exit 4; }
+}
+# A brought certificate: ProxySQL loads proxysql-{cert,key,ca}.pem from its datadir and generates its
+# own only when none of the three exists (with some missing it exits), so all three are written.
+if [ -n "\${${TLS_CERTIFICATE_ENV}+x}\${${TLS_PRIVATE_KEY_ENV}+x}\${${TLS_CHAIN_ENV}+x}" ]; then
+  put_pem ${TLS_CERTIFICATE_ENV} CERTIFICATE "$datadir/proxysql-cert.pem"
+  put_pem ${TLS_PRIVATE_KEY_ENV} KEY "$datadir/proxysql-key.pem"
+  put_pem ${TLS_CHAIN_ENV} CERTIFICATE "$datadir/proxysql-ca.pem"
+  log "client TLS certificate written to $datadir"
+fi
+cafile="$dir/backend-ca.pem"
+if [ -n "\${${BACKEND_CA_ENV}:-}" ]; then put_pem ${BACKEND_CA_ENV} CERTIFICATE "$cafile"; fi
+if ! LC_ALL=C awk -v cafile="$cafile" ${shQuote(RENDER_AWK)} </dev/null >"$conf.tmp"; then rm -f "$conf.tmp"; exit 3; fi
 chmod 600 "$conf.tmp" && mv -f "$conf.tmp" "$conf" || { log "cannot write $conf"; exit 1; }
 port=$(sed -n 's/^# cdk-proxysql admin_port=\\([0-9][0-9]*\\)$/\\1/p' "$conf")
 ${writeAdminClientFile('"\${port:-6032}"', '$client')}

@@ -94,8 +94,8 @@ export interface ProxySqlUserOptions {
   readonly fastForward?: boolean;
 
   /**
-   * Require TLS from clients of this user (`use_ssl`).
-   * @default false - clients may use TLS (frontend TLS is on) but are not forced to
+   * Require TLS from clients of this user (`use_ssl`). `requireTls` sets it for every user.
+   * @default - the proxy's `requireTls` (false unless set)
    */
   readonly useSsl?: boolean;
 

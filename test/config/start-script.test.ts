@@ -19,7 +19,7 @@ const SHELLS = ['/bin/sh', '/usr/bin/dash', '/bin/dash', '/bin/bash']
   .filter(s => fs.existsSync(s))
   .filter((s, i, all) => all.findIndex(o => fs.realpathSync(o) === fs.realpathSync(s)) === i);
 
-function template(): string {
+function template(backendCa?: string): string {
   const stack = new Stack(new App(), 'S');
   const config = new ProxySqlConfiguration({
     options: { users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(stack, 'App')), ProxySqlUser.fromSecret(new secretsmanager.Secret(stack, 'Etl'))] },
@@ -28,10 +28,15 @@ function template(): string {
     monitorSecret: new secretsmanager.Secret(stack, 'Monitor'),
     vcpus: 1,
     memoryMiB: 2048,
+    backendCa,
   });
   return config.render().template;
 }
 const TEMPLATE = template();
+
+const CERT = '-----BEGIN CERTIFICATE-----\nMIIBcertificate\n-----END CERTIFICATE-----\n';
+const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEkeymaterial\n-----END PRIVATE KEY-----';
+const TLS = { PROXYSQL_TLS_CERTIFICATE: CERT, PROXYSQL_TLS_PRIVATE_KEY: KEY, PROXYSQL_TLS_CERTIFICATE_CHAIN: CERT };
 
 const HOSTILE = {
   PROXYSQL_SECRET_ADMIN_USERNAME: 'adm\'in\\ ü',
@@ -203,6 +208,51 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     const r = run(shell, HOSTILE, { PROXYSQL_CONFIG_TEMPLATE: '' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/PROXYSQL_CONFIG_TEMPLATE is empty or not set/);
+  });
+
+  test('writes a brought certificate, key and chain into the datadir (0600, one final newline), never into the log', () => {
+    const r = run(shell, { ...HOSTILE, ...TLS });
+    expect(r.status).toBe(0);
+    const data = path.join(r.dir, 'data');
+    for (const [file, value] of [['proxysql-cert.pem', CERT], ['proxysql-key.pem', `${KEY}\n`], ['proxysql-ca.pem', CERT]]) {
+      expect(fs.readFileSync(path.join(data, file), 'utf8')).toBe(value);
+      expect((fs.statSync(path.join(data, file)).mode % 0o1000).toString(8)).toBe('600');
+    }
+    expect(r.stderr).not.toContain('keymaterial');
+  });
+
+  test('without a brought certificate no file is written: ProxySQL generates its own', () => {
+    const r = run(shell, HOSTILE);
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(path.join(r.dir, 'data')).filter((f) => f.endsWith('.pem'))).toEqual([]);
+  });
+
+  test.each([
+    ['a missing key (ProxySQL would exit with only some files)', { PROXYSQL_TLS_PRIVATE_KEY: undefined }, /PROXYSQL_TLS_PRIVATE_KEY is empty or not set/],
+    ['an encrypted key', { PROXYSQL_TLS_PRIVATE_KEY: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIEkeymaterial\n-----END ENCRYPTED PRIVATE KEY-----' },
+      /PROXYSQL_TLS_PRIVATE_KEY holds no unencrypted PEM private key/],
+    ['a certificate that is not PEM', { PROXYSQL_TLS_CERTIFICATE: 'MIIBcertificate' }, /PROXYSQL_TLS_CERTIFICATE holds no PEM certificate/],
+    ['a chain that is a key', { PROXYSQL_TLS_CERTIFICATE_CHAIN: KEY }, /PROXYSQL_TLS_CERTIFICATE_CHAIN holds no PEM certificate/],
+  ] as Array<[string, { [k: string]: string | undefined }, RegExp]>)('refuses %s, naming the variable and not the value', (_name, change, message) => {
+    const tls: { [k: string]: string } = {};
+    for (const [k, v] of Object.entries({ ...TLS, ...change })) if (v !== undefined) tls[k] = v;
+    const r = run(shell, { ...HOSTILE, ...tls });
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('keymaterial');
+    expect(r.args).toBeUndefined();
+  });
+
+  test('the backend CA goes to a file ssl_p2s_ca names; without the variable the script refuses', () => {
+    const withCa = { PROXYSQL_CONFIG_TEMPLATE: template(CERT) };
+    const r = run(shell, HOSTILE, { ...withCa, PROXYSQL_BACKEND_CA: CERT });
+    expect(r.status).toBe(0);
+    const cafile = path.join(r.dir, 'etc', 'backend-ca.pem');
+    expect(fs.readFileSync(cafile, 'utf8')).toBe(CERT);
+    expect((parseLibconfigFile(path.join(r.dir, 'copied.cnf')).mysql_variables as Row).ssl_p2s_ca).toBe(cafile);
+    const missing = run(shell, HOSTILE, withCa);
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toMatch(/PROXYSQL_BACKEND_CA is empty or not set, but the configuration verifies backends against it/);
   });
 
   /** Start the script with a ProxySQL stub that stays up, wait until it runs, send SIGTERM. */

@@ -32,6 +32,8 @@ export interface DataplaneStack {
 export interface DataplaneStackOptions {
   readonly proxy?: Partial<ProxySqlFargateProps>;
   readonly backend?: Partial<EndpointsBackendOptions>;
+  /** Proxy props made in the stack (e.g. a secret the props refer to); applied after `proxy`. */
+  readonly proxyInStack?: (stack: Stack) => Partial<ProxySqlFargateProps>;
 }
 
 function logicalId(stack: Stack, c: Construct): string {
@@ -54,7 +56,7 @@ export function endpointsProxyStack(options: DataplaneStackOptions = {}): Datapl
     ...options.backend,
   });
   // A fleet of two tasks (four during a deployment), as a small production service would run.
-  const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend, maxCapacity: 2, ...options.proxy });
+  const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend, maxCapacity: 2, ...options.proxy, ...options.proxyInStack?.(stack) });
   return {
     stack,
     proxy,
