@@ -1,7 +1,16 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
 
 /** Options of `ProxySqlFargate.addDashboard()`. */
 export interface ProxySqlDashboardOptions {
+  /**
+   * Where to create the dashboard, e.g. a monitoring stack of the same app (which then refers to the
+   * proxy's stack, never the other way round). Outside the proxy their ids start with the proxy's
+   * id, so that several proxies can share one scope.
+   *
+   * @default - the proxy itself
+   */
+  readonly scope?: Construct;
   /**
    * Name of the dashboard.
    *
@@ -18,6 +27,14 @@ export interface ProxySqlDashboardOptions {
 
 /** Options of `ProxySqlFargate.addRecommendedAlarms()`. */
 export interface ProxySqlAlarmOptions {
+  /**
+   * Where to create the alarms, e.g. a monitoring stack of the same app (which then refers to the
+   * proxy's stack, never the other way round). Outside the proxy their ids start with the proxy's
+   * id, so that several proxies can share one scope.
+   *
+   * @default - the proxy itself
+   */
+  readonly scope?: Construct;
   /**
    * Actions of every alarm when it goes into ALARM, e.g.
    * `new cloudwatch_actions.SnsAction(topic)`.

@@ -5,10 +5,13 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import {
-  AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlUser,
+  AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps, ProxySqlTlsCertificate, ProxySqlUser,
 } from '../src';
 
 interface Apps {
@@ -236,6 +239,42 @@ describe('proxy stack + client-function stack', () => {
     proxy.allowMetricsFrom(scraper);
     expect(() => a.app.synth()).not.toThrow();
     expectRule(ingress(monitoring), { GroupId: imported('ProxySecurityGroup'), FromPort: 6070, ToPort: 6070 });
+  });
+});
+
+describe('monitoring and certificates in stacks of their own', () => {
+  test('dashboard and alarms (with their topic) in a monitoring stack: the proxy stack has none of them and refers to nothing there', () => {
+    const a = dataStack();
+    const { stack, proxy } = proxyStack(a);
+    const monitoring = new Stack(a.app, 'Monitoring');
+    const topic = new sns.Topic(monitoring, 'Pager');
+    const alarms = proxy.addRecommendedAlarms({ scope: monitoring, alarmActions: [new cloudwatch_actions.SnsAction(topic)] });
+    proxy.addDashboard({ scope: monitoring });
+    expect(() => a.app.synth()).not.toThrow();
+    expect(alarms.length).toBeGreaterThan(0);
+    expect(alarms.every((al) => Stack.of(al) === monitoring && al.node.id.startsWith('Proxy'))).toBe(true);
+    const mon = Template.fromStack(monitoring);
+    mon.resourceCountIs('AWS::CloudWatch::Alarm', alarms.length);
+    mon.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const own = Template.fromStack(stack);
+    own.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    own.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    // The healthy-tasks alarm names the target group of the proxy stack through an import.
+    expect(JSON.stringify(mon.findResources('AWS::CloudWatch::Alarm'))).toMatch(/Fn::ImportValue/);
+    expect(JSON.stringify(own.toJSON())).not.toMatch(/Monitoring/);
+  });
+
+  test('a client certificate secret in a security stack: the task reads it through an import', () => {
+    const a = dataStack();
+    const security = new Stack(a.app, 'Security');
+    const certificate = new secretsmanager.Secret(security, 'ProxyCertificate');
+    const { stack } = proxyStack(a, { requireTls: true, tlsCertificate: ProxySqlTlsCertificate.fromSecret(certificate) });
+    expect(() => a.app.synth()).not.toThrow();
+    const secrets = Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition'))
+      .flatMap((t) => (t.Properties.ContainerDefinitions as Array<{ Secrets?: Array<{ Name: string; ValueFrom: unknown }> }>))
+      .flatMap((c) => c.Secrets ?? []).filter((x) => x.Name.startsWith('PROXYSQL_TLS_'));
+    expect(secrets.map((x) => x.Name).sort()).toEqual(['PROXYSQL_TLS_CERTIFICATE', 'PROXYSQL_TLS_CERTIFICATE_CHAIN', 'PROXYSQL_TLS_PRIVATE_KEY']);
+    expect(JSON.stringify(secrets)).toMatch(/Fn::ImportValue/);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
 import type { HostgroupFacts } from '../config/configuration';
 import { HostgroupRole } from '../config/metrics';
 import type { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from '../observability-options';
@@ -15,6 +16,11 @@ export interface ObservabilityFacts {
   readonly hostgroups: HostgroupFacts;
   /** `mysql-max_connections` of one task (may be a token). */
   readonly maxClientConnections: number;
+}
+
+/** The scope and construct id of something the proxy adds: in the proxy, or named after it elsewhere. */
+function placed(proxy: ProxySqlFargate, scope: Construct | undefined, id: string): [Construct, string] {
+  return !scope || scope === proxy ? [proxy, id] : [scope, `${proxy.node.id}${id}`];
 }
 
 const ROLES: Array<[HostgroupRole, string]> = [[HostgroupRole.WRITER, 'Writer'], [HostgroupRole.READERS, 'Readers']];
@@ -33,7 +39,7 @@ export function recommendedAlarms(
   const poolPercent = percent('backendPoolPercent', options.backendPoolPercent, 90);
   const alarms: cloudwatch.Alarm[] = [];
   const add = (id: string, props: cloudwatch.AlarmProps) => {
-    const alarm = new cloudwatch.Alarm(proxy, id, props);
+    const alarm = new cloudwatch.Alarm(...placed(proxy, options.scope, id), props);
     for (const action of options.alarmActions ?? []) {
       alarm.addAlarmAction(action);
       if (options.notifyOnOk) alarm.addOkAction(action);
@@ -130,7 +136,7 @@ export function recommendedAlarms(
 export function proxyDashboard(
   proxy: ProxySqlFargate, options: ProxySqlDashboardOptions, metricsOn: boolean, facts: ObservabilityFacts,
 ): cloudwatch.Dashboard {
-  const dashboard = new cloudwatch.Dashboard(proxy, 'Dashboard', {
+  const dashboard = new cloudwatch.Dashboard(...placed(proxy, options.scope, 'Dashboard'), {
     dashboardName: options.dashboardName,
     start: options.start ?? '-PT3H',
   });
