@@ -153,6 +153,12 @@ function checkReference(lang: string, stack: string, t: Template): void {
     const secrets = JSON.stringify(container(t).Secrets ?? []);
     report(`${lang}/${stack}/imported-secret-referenced`,
       secrets.includes('legacy-aurora/app-GhIjKl:password::') ? undefined : 'the imported app user secret is not an ECS secret of the container');
+    report(`${lang}/${stack}/brought-certificate-referenced`,
+      secrets.includes('proxysql/tls-MnOpQr:privateKey::') ? undefined : 'the brought certificate\'s private key is not an ECS secret of the container');
+    const alarms = ofType(t, 'AWS::CloudWatch::Alarm').map((a) => a.props.MetricName ?? 'expression');
+    report(`${lang}/${stack}/dashboard-and-alarms`,
+      ofType(t, 'AWS::CloudWatch::Dashboard').length === 1 && alarms.includes('WriterAvailable') && alarms.includes('QueriesRouted')
+        ? undefined : `expected one dashboard and alarms on WriterAvailable and QueriesRouted (got ${JSON.stringify(alarms)})`);
   }
   report(`${lang}/${stack}/no-secret-value-in-environment`,
     /"(password|secret)"\s*:\s*"[^%]/i.test(JSON.stringify(container(t).Environment ?? [])) ? 'a literal password-like value is in the environment' : undefined);

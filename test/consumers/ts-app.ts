@@ -6,16 +6,20 @@
  *
  *   ConsumerReference: the reference topology (VPC, Aurora writer + reader, ProxySQL on Fargate,
  *                      private DNS names, demo API) with one custom query rule.
- *   ConsumerImported:  ProxySQL in front of an Aurora cluster that this app did not create.
+ *   ConsumerImported:  ProxySQL in front of an Aurora cluster that this app did not create, with
+ *                      required TLS and a brought certificate, the dashboard, the recommended alarms
+ *                      and an alarm of the app's own on a ProxySQL metric.
  *
  * Usage: ts-node test/consumers/ts-app.ts OUTDIR
  */
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
-  AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlBackend, ProxySqlFargate, QueryRules, RuleDestination,
+  AuroraBackend, HostgroupRole, LambdaDemoApi, PrivateDnsAliases, ProxySqlBackend, ProxySqlFargate, ProxySqlTlsCertificate, QueryRules,
+  RuleDestination,
 } from '../../src';
 
 const outdir = process.argv[2];
@@ -77,7 +81,9 @@ const adminSecret = secretsmanager.Secret.fromSecretCompleteArn(imported, 'Legac
   'arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/admin-AbCdEf');
 const appSecret = secretsmanager.Secret.fromSecretCompleteArn(imported, 'LegacyApp',
   'arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/app-GhIjKl');
-new ProxySqlFargate(imported, 'Proxy', {
+const certificate = secretsmanager.Secret.fromSecretCompleteArn(imported, 'ProxyCertificate',
+  'arn:aws:secretsmanager:us-east-1:111122223333:secret:proxysql/tls-MnOpQr');
+const importedProxy = new ProxySqlFargate(imported, 'Proxy', {
   vpc: importedVpc,
   backend: ProxySqlBackend.fromAuroraCluster(legacy, {
     adminSecret,
@@ -87,6 +93,15 @@ new ProxySqlFargate(imported, 'Proxy', {
   desiredCount: 3,
   cpu: 512,
   memoryLimitMiB: 1024,
+  requireTls: true,
+  tlsCertificate: ProxySqlTlsCertificate.fromSecret(certificate),
+});
+importedProxy.addDashboard();
+importedProxy.addRecommendedAlarms({ clientConnectionsPercent: 70 });
+importedProxy.metricQueriesRouted(HostgroupRole.READERS).createAlarm(imported, 'ReadsStopped', {
+  threshold: 1,
+  evaluationPeriods: 5,
+  comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
 });
 
 app.synth();

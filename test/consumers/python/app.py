@@ -7,15 +7,18 @@ Usage: python app.py OUTDIR
 import sys
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_proxysql import (
     AuroraBackend,
+    HostgroupRole,
     LambdaDemoApi,
     PrivateDnsAliases,
     ProxySqlBackend,
     ProxySqlFargate,
+    ProxySqlTlsCertificate,
     QueryRuleOptions,
     QueryRules,
     RuleDestination,
@@ -92,7 +95,10 @@ admin_secret = secretsmanager.Secret.from_secret_complete_arn(
 app_secret = secretsmanager.Secret.from_secret_complete_arn(
     imported, "LegacyApp", "arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/app-GhIjKl"
 )
-ProxySqlFargate(
+certificate = secretsmanager.Secret.from_secret_complete_arn(
+    imported, "ProxyCertificate", "arn:aws:secretsmanager:us-east-1:111122223333:secret:proxysql/tls-MnOpQr"
+)
+imported_proxy = ProxySqlFargate(
     imported,
     "Proxy",
     vpc=imported_vpc,
@@ -105,6 +111,17 @@ ProxySqlFargate(
     desired_count=3,
     cpu=512,
     memory_limit_mib=1024,
+    require_tls=True,
+    tls_certificate=ProxySqlTlsCertificate.from_secret(certificate),
+)
+imported_proxy.add_dashboard()
+imported_proxy.add_recommended_alarms(client_connections_percent=70)
+imported_proxy.metric_queries_routed(HostgroupRole.READERS).create_alarm(
+    imported,
+    "ReadsStopped",
+    threshold=1,
+    evaluation_periods=5,
+    comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
 )
 
 app.synth()

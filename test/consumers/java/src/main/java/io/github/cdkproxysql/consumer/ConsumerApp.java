@@ -4,10 +4,13 @@ import java.util.List;
 
 import io.github.cdkproxysql.AuroraBackend;
 import io.github.cdkproxysql.AuroraClusterBackendOptions;
+import io.github.cdkproxysql.HostgroupRole;
 import io.github.cdkproxysql.LambdaDemoApi;
 import io.github.cdkproxysql.PrivateDnsAliases;
 import io.github.cdkproxysql.ProxySqlBackend;
+import io.github.cdkproxysql.ProxySqlAlarmOptions;
 import io.github.cdkproxysql.ProxySqlFargate;
+import io.github.cdkproxysql.ProxySqlTlsCertificate;
 import io.github.cdkproxysql.QueryRuleOptions;
 import io.github.cdkproxysql.QueryRules;
 import io.github.cdkproxysql.ReadWriteSplitOptions;
@@ -15,6 +18,8 @@ import io.github.cdkproxysql.RuleDestination;
 import software.amazon.awscdk.AppProps;
 import software.amazon.awscdk.RemovalPolicy;
 import software.amazon.awscdk.Stack;
+import software.amazon.awscdk.services.cloudwatch.ComparisonOperator;
+import software.amazon.awscdk.services.cloudwatch.CreateAlarmOptions;
 import software.amazon.awscdk.services.ec2.InstanceClass;
 import software.amazon.awscdk.services.ec2.InstanceSize;
 import software.amazon.awscdk.services.ec2.InstanceType;
@@ -104,7 +109,9 @@ public final class ConsumerApp {
                 "arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/admin-AbCdEf");
         ISecret appSecret = Secret.fromSecretCompleteArn(imported, "LegacyApp",
                 "arn:aws:secretsmanager:us-east-1:111122223333:secret:legacy-aurora/app-GhIjKl");
-        ProxySqlFargate.Builder.create(imported, "Proxy")
+        ISecret certificate = Secret.fromSecretCompleteArn(imported, "ProxyCertificate",
+                "arn:aws:secretsmanager:us-east-1:111122223333:secret:proxysql/tls-MnOpQr");
+        ProxySqlFargate importedProxy = ProxySqlFargate.Builder.create(imported, "Proxy")
                 .vpc(importedVpc)
                 .backend(ProxySqlBackend.fromAuroraCluster(legacy, AuroraClusterBackendOptions.builder()
                         .adminSecret(adminSecret)
@@ -114,7 +121,17 @@ public final class ConsumerApp {
                 .desiredCount(3)
                 .cpu(512)
                 .memoryLimitMiB(1024)
+                .requireTls(true)
+                .tlsCertificate(ProxySqlTlsCertificate.fromSecret(certificate))
                 .build();
+        importedProxy.addDashboard();
+        importedProxy.addRecommendedAlarms(ProxySqlAlarmOptions.builder().clientConnectionsPercent(70).build());
+        importedProxy.metricQueriesRouted(HostgroupRole.READERS).createAlarm(imported, "ReadsStopped",
+                CreateAlarmOptions.builder()
+                        .threshold(1)
+                        .evaluationPeriods(5)
+                        .comparisonOperator(ComparisonOperator.LESS_THAN_THRESHOLD)
+                        .build());
 
         app.synth();
     }
