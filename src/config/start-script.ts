@@ -214,6 +214,10 @@ chmod 600 "$conf.tmp" && mv -f "$conf.tmp" "$conf" || { log "cannot write $conf"
 port=$(sed -n 's/^# cdk-proxysql admin_port=\\([0-9][0-9]*\\)$/\\1/p' "$conf")
 ${writeAdminClientFile('"\${port:-6032}"', '$client')}
 log "configuration rendered to $conf; starting ProxySQL"
+# A stop request that arrives before the stop handler is set up (below) is remembered and honoured
+# then: without this, sh would die of it and leave ProxySQL running on its own.
+stop_requested=
+trap 'stop_requested=1' TERM INT
 proxysql -f --initial --idle-threads -c "$conf" -D "$datadir" &
 child=$!
 # Settings ProxySQL cannot read from its config file, applied through the admin interface once it answers.
@@ -278,6 +282,7 @@ on_term() {
   kill -TERM "$child" 2>/dev/null
 }
 trap on_term TERM INT
+[ -z "$stop_requested" ] || on_term
 rc=0
 while kill -0 "$child" 2>/dev/null; do
   wait "$child"
