@@ -142,11 +142,11 @@ export function proxyDashboard(
   });
   const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
     new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
-  const perRole = (f: (role: HostgroupRole, props: cloudwatch.MetricOptions) => cloudwatch.IMetric, props: cloudwatch.MetricOptions = {}) =>
-    ROLES.map(([role, label]) => f(role, { label, ...props }));
+  // One metric per hostgroup role the proxy has (the writer only, without readers).
+  const roles = (f: (role: HostgroupRole, props: cloudwatch.MetricOptions) => cloudwatch.IMetric) =>
+    ROLES.filter(([role]) => facts.hostgroups.hasReaders || role === HostgroupRole.WRITER).map(([role, label]) => f(role, { label }));
+  let clients: cloudwatch.GraphWidget;
   if (metricsOn) {
-    const roles = facts.hostgroups.hasReaders ? perRole : (f: (role: HostgroupRole, props: cloudwatch.MetricOptions) => cloudwatch.IMetric) =>
-      [f(HostgroupRole.WRITER, { label: 'Writer' })];
     dashboard.addWidgets(
       graph('Writer available (0 = no writer on some task)', [proxy.metricWriterAvailable({ label: 'Writer available (min over tasks)' })]),
       graph('Servers ONLINE / not ONLINE', roles((r, p) => proxy.metricServersOnline(r, p)),
@@ -160,23 +160,20 @@ export function proxyDashboard(
       graph('Backend connection errors', roles((r, p) => proxy.metricBackendConnectionErrors(r, p))),
       graph('Monitor failures', [proxy.metricMonitorCheckFailures({ label: 'Failed checks' }), proxy.metricMonitorLoginFailures({ label: 'Access denied' })]),
     );
-    dashboard.addWidgets(
-      graph('Client connections', [
-        proxy.metricClientConnections({ label: 'Open (all tasks)', statistic: 'Sum' }),
-        proxy.metricActiveConnections({ label: 'Through the load balancer' }),
-      ], [
-        proxy.metricClientConnectionsCreated({ label: 'Opened' }),
-        proxy.metricClientConnectionsAborted({ label: 'Aborted' }),
-      ]),
-      graph('Tasks', [proxy.metricHealthyTaskCount({ label: 'Healthy' }), proxy.metricUnhealthyTaskCount({ label: 'Unhealthy' })]),
-      graph('CPU and memory (%)', [proxy.metricCpuUtilization({ label: 'CPU' }), proxy.metricMemoryUtilization({ label: 'Memory' })]),
-    );
+    clients = graph('Client connections', [
+      proxy.metricClientConnections({ label: 'Open (all tasks)', statistic: 'Sum' }),
+      proxy.metricActiveConnections({ label: 'Through the load balancer' }),
+    ], [
+      proxy.metricClientConnectionsCreated({ label: 'Opened' }),
+      proxy.metricClientConnectionsAborted({ label: 'Aborted' }),
+    ]);
   } else {
-    dashboard.addWidgets(
-      graph('Client connections', [proxy.metricActiveConnections({ label: 'Open' })], [proxy.metricNewConnections({ label: 'New' })]),
-      graph('Tasks', [proxy.metricHealthyTaskCount({ label: 'Healthy' }), proxy.metricUnhealthyTaskCount({ label: 'Unhealthy' })]),
-      graph('CPU and memory (%)', [proxy.metricCpuUtilization({ label: 'CPU' }), proxy.metricMemoryUtilization({ label: 'Memory' })]),
-    );
+    clients = graph('Client connections', [proxy.metricActiveConnections({ label: 'Open' })], [proxy.metricNewConnections({ label: 'New' })]);
   }
+  dashboard.addWidgets(
+    clients,
+    graph('Tasks', [proxy.metricHealthyTaskCount({ label: 'Healthy' }), proxy.metricUnhealthyTaskCount({ label: 'Unhealthy' })]),
+    graph('CPU and memory (%)', [proxy.metricCpuUtilization({ label: 'CPU' }), proxy.metricMemoryUtilization({ label: 'Memory' })]),
+  );
   return dashboard;
 }
