@@ -13,7 +13,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { HostgroupRole, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps } from '../src';
 import { CfnValue, evaluateCfn } from './fixtures/cfn-eval';
 import { METRICS, METRICS_NAMESPACE } from '../src/config/metrics';
-import { METRICS_SCRIPT, QUERY_LOG_SCRIPT } from '../src/config/metrics-script';
+import { METRICS_PROGRAM, METRICS_SCRIPT, QUERY_LOG_SCRIPT } from '../src/config/metrics-script';
 
 /** A proxy in front of plain endpoints (a writer and two readers: every alarm applies). */
 function proxyWith(extra: Partial<ProxySqlFargateProps> = {}, stackId = 'Test') {
@@ -64,10 +64,11 @@ const key = (namespace: string, name: string, dims: Record<string, string>) =>
   `${namespace} ${name} ${Object.entries(dims).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
 
 /**
- * What the sidecar's real command prints, run with a `mysql` on PATH that answers a canned
- * sample: two samples (the first has gauges only), each line parsed.
+ * What the sidecar's program prints, run with a `mysql` on PATH that answers a canned sample: two
+ * samples (the first has gauges only), each line parsed. The file itself runs, with its inputs in
+ * its environment, or (`asShipped`) the container command.
  */
-function emittedByTheScript(proxyName: string): Set<string> {
+function emittedByTheScript(proxyName: string, asShipped = false): Set<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-proxysql-emf-'));
   try {
     const sample = [
@@ -78,9 +79,10 @@ function emittedByTheScript(proxyName: string): Set<string> {
     ].join('\n') + '\n';
     fs.writeFileSync(path.join(dir, 'sample'), sample);
     fs.writeFileSync(path.join(dir, 'mysql'), `#!/bin/sh\ncat ${path.join(dir, 'sample')}\n`, { mode: 0o755 });
-    const out = execFileSync('timeout', ['2.5', 'sh', '-c', METRICS_SCRIPT], {
+    const out = execFileSync('timeout', ['2.5', 'sh', ...(asShipped ? ['-c', METRICS_SCRIPT] : [METRICS_PROGRAM.file])], {
       encoding: 'utf8',
       env: {
+        ...(asShipped ? {} : METRICS_PROGRAM.inputs),
         PATH: `${dir}:/usr/bin:/bin`,
         PROXYSQL_SECRET_ADMIN_USERNAME: 'u',
         PROXYSQL_SECRET_ADMIN_PASSWORD: 'p',
@@ -218,6 +220,8 @@ describe('ProxySqlFargate metrics sidecar', () => {
     proxy.addDashboard();
     proxy.addRecommendedAlarms();
     const emitted = emittedByTheScript('Test/Proxy');
+    // The container command prints the same metrics as the file it is made of.
+    expect([...emittedByTheScript('Test/Proxy', true)].sort()).toEqual([...emitted].sort());
     expect(emitted.size).toBe(METRICS.filter((m) => m.perRole).length * 2 + METRICS.filter((m) => !m.perRole).length);
     const helpers = helperMetrics(proxy);
     expect([...helpers].sort()).toEqual([...emitted].sort());

@@ -6,7 +6,8 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as mysql from 'mysql2/promise';
 import { ProxySqlConfiguration } from '../../src/config/configuration';
-import { HEALTH_CHECK_SCRIPT, IN_FLIGHT_SQL, START_SCRIPT } from '../../src/config/start-script';
+import { HEALTH_CHECK_SCRIPT, IN_FLIGHT_SQL, START_PROGRAM, START_SCRIPT } from '../../src/config/start-script';
+import { TASK_PROGRAMS_DIR } from '../../src/config/task-programs';
 import { ReplicationCheck } from '../../src/config/topology';
 import { ProxySqlUser } from '../../src/config/users';
 import { LibconfigValue, parseLibconfigFile } from '../fixtures/libconfig';
@@ -103,9 +104,19 @@ function envFor(dir: string, secrets: { [k: string]: string }, extra: { [k: stri
   };
 }
 
-function run(shell: string, secrets: { [k: string]: string }, extra: { [k: string]: string } = {}): Run {
+/**
+ * How the tests run the start script: the file itself, with its inputs (the awk programs and the
+ * in-flight SQL) in its environment; or, `asShipped`, the container command as ECS runs it.
+ */
+function startArgs(asShipped = false): { args: string[]; inputs: { [k: string]: string } } {
+  return asShipped ? { args: ['-c', START_SCRIPT], inputs: {} } : { args: [START_PROGRAM.file], inputs: { ...START_PROGRAM.inputs } };
+}
+
+function run(shell: string, secrets: { [k: string]: string }, extra: { [k: string]: string } = {}, asShipped = false): Run {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxysql-start-'));
-  const r = spawnSync(shell, ['-c', START_SCRIPT], { env: envFor(dir, secrets, extra), encoding: 'utf8', timeout: 20000 });
+  const { args, inputs } = startArgs(asShipped);
+  // stdin is /dev/null, as in ECS (bash, unlike dash, reads ~/.bashrc when stdin is a socket).
+  const r = spawnSync(shell, args, { env: { ...inputs, ...envFor(dir, secrets, extra) }, encoding: 'utf8', timeout: 20000, stdio: ['ignore', 'pipe', 'pipe'] });
   const argsFile = path.join(dir, 'proxysql-args');
   return {
     dir,
@@ -181,6 +192,16 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     // The writer is listed twice: in the writer hostgroup, and as the readers' fallback.
     expect((cfg.mysql_servers as Row[]).map(s => s.hostname)).toEqual(['w.example', 'w.example', 'r.example']);
     expectNoSecretIn(r.stdout + r.stderr);
+  });
+
+  test('the container command as ECS runs it renders the same files as the script file', () => {
+    const file = run(shell, { ...HOSTILE, ...TLS });
+    const shipped = run(shell, { ...HOSTILE, ...TLS }, {}, true);
+    expect(shipped.status).toBe(0);
+    expect(shipped.stderr.replace(new RegExp(shipped.dir, 'g'), 'DIR')).toBe(file.stderr.replace(new RegExp(file.dir, 'g'), 'DIR'));
+    for (const f of ['copied.cnf', 'etc/admin-client.cnf', 'data/proxysql-key.pem', 'data/proxysql-cert.pem', 'data/proxysql-ca.pem']) {
+      expect(fs.readFileSync(path.join(shipped.dir, f), 'utf8')).toBe(fs.readFileSync(path.join(file.dir, f), 'utf8'));
+    }
   });
 
   test.each([
@@ -264,8 +285,9 @@ describe.each(SHELLS)('start script under %s', (shell) => {
   /** Start the script with a ProxySQL stub that stays up, wait until it runs, send SIGTERM. */
   async function stopScript(extra: { [k: string]: string }, beforeTerm?: (dir: string) => void) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxysql-stop-'));
-    const child = spawn(shell, ['-c', START_SCRIPT], {
-      env: envFor(dir, HOSTILE, { STUB_STAY_UP: '1', ...extra }), stdio: ['ignore', 'pipe', 'pipe'],
+    const { args, inputs } = startArgs();
+    const child = spawn(shell, args, {
+      env: { ...inputs, ...envFor(dir, HOSTILE, { STUB_STAY_UP: '1', ...extra }) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', d => { output += d; });
@@ -374,10 +396,15 @@ printf '%s\\n' "\${STUB_OUT:-}"
 exit "\${STUB_RC:-0}"
 `, { mode: 0o755 });
     const env = { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, STUB_DIR: dir, PROXYSQL_CONFIG_DIR: path.join(dir, 'etc') };
-    const check = (extra: { [k: string]: string }) => spawnSync('/bin/sh', ['-c', HEALTH_CHECK_SCRIPT], { env: { ...env, ...extra }, encoding: 'utf8' });
+    // The file, and the one line ECS runs (CMD-SHELL).
+    const check = (extra: { [k: string]: string }, args = [path.join(TASK_PROGRAMS_DIR, 'health-check.sh')]) =>
+      spawnSync('/bin/sh', args, { env: { ...env, ...extra }, encoding: 'utf8' });
     // An empty writer hostgroup (no runtime servers at all) is the database's fault: the check passes.
     expect(check({ STUB_OUT: '0' }).status).toBe(0);
     expect(check({ STUB_OUT: '3' }).status).toBe(0);
+    expect(check({ STUB_OUT: '0' }, ['-c', HEALTH_CHECK_SCRIPT]).status).toBe(0);
+    expect(check({ STUB_RC: '1' }, ['-c', HEALTH_CHECK_SCRIPT]).status).not.toBe(0);
+    expect(HEALTH_CHECK_SCRIPT).not.toContain('\n');
     expect(fs.readFileSync(path.join(dir, 'health-args'), 'utf8').trimEnd().split('\n')).toEqual([
       `--defaults-file=${path.join(dir, 'etc', 'admin-client.cnf')}`, '--connect-timeout=3', '-N', '-B', '-e',
       'SELECT COUNT(*) FROM runtime_mysql_servers',

@@ -4,6 +4,7 @@
 #   mariadb-server  a real MariaDB for the bootstrap and demo handler tests (test/fixtures/mariadb.ts)
 #   libconfig-dev   libconfig, the parser ProxySQL reads its config file with (test/fixtures/libconfig.ts)
 #   gcc             a C compiler for the libconfig validator
+#   gawk            parses the task's awk programs (test/config/task-programs.test.ts); the image runs mawk
 # Quiet and quick when everything is there.
 set -uo pipefail
 
@@ -14,11 +15,12 @@ have_binary() {
 { have_binary mariadbd && have_binary mariadb-install-db; } || missing+=(mariadb-server)
 [ -f /usr/include/libconfig.h ] || missing+=(libconfig-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v gawk >/dev/null 2>&1 || missing+=(gawk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-deps: the tests need a MariaDB server (mariadbd, mariadb-install-db), the libconfig headers" >&2
-  echo "and a C compiler (cc). This is not a Debian/Ubuntu system: install them with its package manager," >&2
+  echo "ensure-deps: the tests need a MariaDB server (mariadbd, mariadb-install-db), the libconfig headers," >&2
+  echo "a C compiler (cc) and gawk. This is not a Debian/Ubuntu system: install them with its package manager," >&2
   echo "then run npx projen test again." >&2
   exit 1
 fi

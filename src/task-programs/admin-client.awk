@@ -1,0 +1,19 @@
+# Writes the mysql client option file for the admin interface on 127.0.0.1 (`-v port=...`) from the
+# admin credentials in the environment, to stdout: start.sh (for PROXYSQL PAUSE, the health check
+# and the admin statements it runs) and metrics.sh write it to a 0600 file, so the password only
+# ever reaches the client through that file. Values are double-quoted; inside, the client's option
+# parser (mysys my_default) unescapes \\ and \". Admin credentials holding control characters were
+# already refused by render-config.awk.
+
+function q(v,    r, i, ch) {
+  r = ""
+  for (i = 1; i <= length(v); i++) {
+    ch = substr(v, i, 1)
+    if (ch == "\\" || ch == "\"") r = r "\\"
+    r = r ch
+  }
+  return "\"" r "\""
+}
+BEGIN {
+  printf "[client]\nuser=%s\npassword=%s\nhost=127.0.0.1\nport=%s\n", q(ENVIRON["PROXYSQL_SECRET_ADMIN_USERNAME"]), q(ENVIRON["PROXYSQL_SECRET_ADMIN_PASSWORD"]), port
+}

@@ -1,0 +1,153 @@
+#!/bin/sh
+# The ProxySQL container's command (the image has no ENTRYPOINT): renders the configuration from the
+# template and the secrets in the environment, runs ProxySQL, and turns SIGTERM into a graceful drain.
+#
+# POSIX sh (dash in the official Debian-based image) plus awk, sed, coreutils and the image's mysql
+# client. Secret values are only ever read by awk from ENVIRON, so they never appear on a command
+# line, in `set -x` output or in a log line.
+#
+# Inputs set ahead of this file in the container command (see src/config/task-programs.ts):
+# RENDER_AWK (render-config.awk), PEM_AWK (pem.awk), ADMIN_CLIENT_AWK (admin-client.awk) and
+# IN_FLIGHT_SQL (src/config/start-script.ts: what counts as work in flight).
+# Environment: PROXYSQL_CONFIG_TEMPLATE, the PROXYSQL_SECRET_* values, PROXYSQL_DRAIN_SECONDS
+# (default 20), PROXYSQL_CONFIG_DIR and PROXYSQL_DATADIR (both default /var/lib/proxysql), and
+# optionally PROXYSQL_TLS_CERTIFICATE, PROXYSQL_TLS_PRIVATE_KEY, PROXYSQL_TLS_CERTIFICATE_CHAIN and
+# PROXYSQL_BACKEND_CA.
+#
+# - Renders `$PROXYSQL_CONFIG_DIR/proxysql.cnf` (mode 0600); refuses to start (non-zero exit) when a
+#   value cannot be loaded byte for byte.
+# - Writes a brought client certificate to `proxysql-{cert,key,ca}.pem` in the datadir and the
+#   backend CA to `$PROXYSQL_CONFIG_DIR/backend-ca.pem` (all 0600), refusing to start (exit 4) when a
+#   value is missing or holds no PEM of the right kind.
+# - Writes `$PROXYSQL_CONFIG_DIR/admin-client.cnf` (0600) for the admin mysql client.
+# - Runs `proxysql -f --initial --idle-threads -c FILE -D DATADIR` as a child: `--initial` makes the
+#   file win over any proxysql.db left in a reused datadir.
+# - On SIGTERM/SIGINT: `PROXYSQL PAUSE` through the admin interface (ProxySQL refuses new client
+#   connections; sessions already open carry on), then waits only while a statement runs or a
+#   transaction is open (IN_FLIGHT_SQL, polled every half second), at most PROXYSQL_DRAIN_SECONDS
+#   counted from the signal; then forwards SIGTERM and exits with ProxySQL's status.
+#
+# Why not a fixed drain: ECS stops a task behind a load balancer in this order — deregister the
+# target, wait the target group's deregistration delay (existing flows keep working; with connection
+# termination on, the NLB resets the ones left at its end), and only then send SIGTERM. By then
+# clients are normally gone, so a fixed wait only doubled the stop time (measured on 2.7.1: exit
+# 20.4 s after SIGTERM with nothing in flight after 2.5 s). The wait remains for whatever still runs
+# at SIGTERM, e.g. with `drainTime` 0 or with connection termination turned off on the target group.
+#
+# Comment lines and blank lines are for readers: they are not part of the container command.
+# `A && B || { log; exit; }` below means "if either step fails", which is what shellcheck's SC2015
+# warns about; the lines say so where they do it.
+set -u
+umask 077
+log() { printf 'proxysql-start: %s\n' "$*" >&2; }
+dir="${PROXYSQL_CONFIG_DIR:-/var/lib/proxysql}"
+datadir="${PROXYSQL_DATADIR:-/var/lib/proxysql}"
+conf="$dir/proxysql.cnf"
+client="$dir/admin-client.cnf"
+drain="${PROXYSQL_DRAIN_SECONDS:-20}"
+case "$drain" in ''|*[!0-9]*) log "PROXYSQL_DRAIN_SECONDS is not a whole number of seconds; using 20"; drain=20;; esac
+mkdir -p "$dir" "$datadir" || { log "cannot create $dir or $datadir"; exit 1; }
+if [ -z "${PROXYSQL_CONFIG_TEMPLATE:-}" ]; then log "refusing to start: PROXYSQL_CONFIG_TEMPLATE is empty or not set"; exit 2; fi
+rm -f "$conf.tmp" "$client.tmp"
+# put_pem ENV KIND FILE: write one PEM value from the environment, mode 0600, or refuse to start.
+put_pem() {
+  # shellcheck disable=SC2015 # any failure removes the partial file and refuses to start
+  LC_ALL=C awk -v name="$1" -v want="$2" "$PEM_AWK" </dev/null >"$3.tmp" && chmod 600 "$3.tmp" && mv -f "$3.tmp" "$3" || { rm -f "$3.tmp"; exit 4; }
+}
+# A brought certificate: ProxySQL loads proxysql-{cert,key,ca}.pem from its datadir and generates its
+# own only when none of the three exists (with some missing it exits), so all three are written.
+if [ -n "${PROXYSQL_TLS_CERTIFICATE+x}${PROXYSQL_TLS_PRIVATE_KEY+x}${PROXYSQL_TLS_CERTIFICATE_CHAIN+x}" ]; then
+  put_pem PROXYSQL_TLS_CERTIFICATE CERTIFICATE "$datadir/proxysql-cert.pem"
+  put_pem PROXYSQL_TLS_PRIVATE_KEY KEY "$datadir/proxysql-key.pem"
+  put_pem PROXYSQL_TLS_CERTIFICATE_CHAIN CERTIFICATE "$datadir/proxysql-ca.pem"
+  log "client TLS certificate written to $datadir"
+fi
+cafile="$dir/backend-ca.pem"
+if [ -n "${PROXYSQL_BACKEND_CA:-}" ]; then put_pem PROXYSQL_BACKEND_CA CERTIFICATE "$cafile"; fi
+if ! LC_ALL=C awk -v cafile="$cafile" "$RENDER_AWK" </dev/null >"$conf.tmp"; then rm -f "$conf.tmp"; exit 3; fi
+# shellcheck disable=SC2015 # either step failing is fatal
+chmod 600 "$conf.tmp" && mv -f "$conf.tmp" "$conf" || { log "cannot write $conf"; exit 1; }
+port=$(sed -n 's/^# cdk-proxysql admin_port=\([0-9][0-9]*\)$/\1/p' "$conf")
+# shellcheck disable=SC2015 # any failure is fatal
+LC_ALL=C awk -v port="${port:-6032}" "$ADMIN_CLIENT_AWK" </dev/null >"$client.tmp" && chmod 600 "$client.tmp" && mv -f "$client.tmp" "$client" || { log "cannot write $client"; exit 1; }
+log "configuration rendered to $conf; starting ProxySQL"
+# A stop request that arrives before the stop handler is set up (below) is remembered and honoured
+# then: without this, sh would die of it and leave ProxySQL running on its own.
+stop_requested=
+trap 'stop_requested=1' TERM INT
+proxysql -f --initial --idle-threads -c "$conf" -D "$datadir" &
+child=$!
+# Settings ProxySQL cannot read from its config file, applied through the admin interface once it answers.
+after=$(sed -n 's/^# cdk-proxysql after_start=//p' "$conf")
+if [ -n "$after" ]; then
+  (
+    n=0
+    until timeout 5 mysql --defaults-file="$client" -e "$after" </dev/null 2>/dev/null; do
+      n=$((n + 1))
+      if [ "$n" -ge 120 ]; then log "could not apply the after-start settings through the admin interface"; exit 1; fi
+      sleep 0.5
+    done
+    log "after-start settings applied"
+  ) &
+fi
+# Reads fall back to the writer (a reader of weight 1 against the readers' 1000). ProxySQL's monitor
+# moves servers between hostgroups on a failover but keeps each row's weight, so the new writer
+# would take most reads: every 2 s, give the writer's reader row weight 1 and a quarter of the
+# budget, and every other reader the full weight and budget.
+fallback=$(sed -n 's/^# cdk-proxysql reader_fallback=\([0-9,]*\)$/\1/p' "$conf")
+if [ -n "$fallback" ]; then
+  (
+    old_ifs=$IFS; IFS=,
+    # shellcheck disable=SC2086 # split on commas on purpose
+    set -- $fallback
+    IFS=$old_ifs
+    w=$1 r=$2 small=$3 full=$4 heavy=$5
+    is_writer="EXISTS (SELECT 1 FROM %s x WHERE x.hostgroup_id=$w AND x.hostname=s.hostname AND x.port=s.port)"
+    # shellcheck disable=SC2059
+    # Only while a writer is ONLINE: with none (the primary down), the monitor assumes the old writer
+    # is read-only and lists it as a reader, where it must keep its weight of 1.
+    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE EXISTS (SELECT 1 FROM runtime_mysql_servers o WHERE o.hostgroup_id=$w AND o.status='ONLINE') AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$small ELSE s.weight<>$heavy OR s.max_connections<>$full END) OR (s.hostgroup_id=$w AND s.max_connections<>$((full - small))))" runtime_mysql_servers)
+    # shellcheck disable=SC2059
+    fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$small WHERE s.hostgroup_id=$r AND $is_writer; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$full WHERE s.hostgroup_id=$r AND NOT $is_writer; UPDATE mysql_servers SET max_connections=$((full - small)) WHERE hostgroup_id=$w; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
+    while kill -0 "$child" 2>/dev/null; do
+      sleep 2
+      n=$(timeout 5 mysql --defaults-file="$client" -N -B -e "$wrong" </dev/null 2>/dev/null) || continue
+      if [ "${n:-0}" -gt 0 ] && timeout 5 mysql --defaults-file="$client" -e "$fix" </dev/null 2>/dev/null; then
+        log "reader weights moved to follow the writer"
+      fi
+    done
+  ) &
+fi
+stopping=
+on_term() {
+  [ -n "$stopping" ] && return
+  stopping=1
+  t0=$(date +%s)
+  log "stop requested: PROXYSQL PAUSE, then waiting up to ${drain}s while statements run or transactions are open"
+  if timeout 5 mysql --defaults-file="$client" -e 'PROXYSQL PAUSE' </dev/null; then
+    while :; do
+      if busy=$(timeout 5 mysql --defaults-file="$client" -N -B -e "$IN_FLIGHT_SQL" </dev/null); then
+        # shellcheck disable=SC2086 # two numbers, split on purpose
+        set -- $busy
+        [ "${1:-x}" = 0 ] && [ "${2:-x}" = 0 ] && { log "nothing in flight $(( $(date +%s) - t0 ))s after the stop request; stopping ProxySQL"; break; }
+        state="${1:-?} statements running, ${2:-?} idle transactions open"
+      else
+        state="no answer from the admin interface"
+      fi
+      if [ $(( $(date +%s) - t0 )) -ge "$drain" ]; then log "drain time up (${drain}s) with $state; stopping ProxySQL"; break; fi
+      sleep 0.5
+    done
+  else
+    log "PROXYSQL PAUSE failed; stopping without a drain"
+  fi
+  kill -TERM "$child" 2>/dev/null
+}
+trap on_term TERM INT
+[ -z "$stop_requested" ] || on_term
+rc=0
+while kill -0 "$child" 2>/dev/null; do
+  wait "$child"
+  rc=$?
+done
+log "ProxySQL exited with status $rc"
+exit "$rc"
