@@ -88,8 +88,17 @@ project.npmignore?.exclude('/integ/', '/.ci/', '/.tmp/', 'cdk.out/');
 
 project.tsconfigDev.addInclude('.projenrc.ts');
 
-// The ProxySQL start script and other runtime files ship with the library.
-project.npmignore?.addPatterns('!/lib/**/*.sh');
+// The programs that run in the ProxySQL task (sh and awk files, read at synth into the container
+// commands) ship with the library: jsii compiles only TypeScript, so compile copies them into lib/,
+// and the npm tarball (which the Python wheel and the Java jar embed) carries them from there.
+project.compileTask.exec('rm -rf lib/task-programs && cp -R src/task-programs lib/task-programs');
+project.npmignore?.addPatterns('!/lib/task-programs/');
+
+// shellcheck (POSIX sh) and a POSIX awk parse over those programs; CI runs it as a step of its own.
+project.addTask('lint:task-programs', {
+  description: 'Lint the programs that run in the ProxySQL task: shellcheck in POSIX sh mode, gawk --posix for awk',
+  exec: 'test/setup/lint-task-programs.sh',
+});
 
 // ---------------------------------------------------------------------------------------------
 // Tests: jest, then a type-check of integ/, then integ-runner snapshot verification (never deploys).
