@@ -1,15 +1,16 @@
 /**
  * The dashboard and the recommended alarms of `ProxySqlFargate`, built only from its public metric
  * helpers (so every metric they show is one the metrics sidecar publishes: see
- * `config/metrics.ts`). Thresholds and why are in the README's "Observability".
+ * `config/metrics.ts`), and the metric those helpers return. Thresholds and why are in the README's
+ * "Observability".
  */
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import type { HostgroupFacts } from '../config/configuration';
-import { HostgroupRole } from '../config/metrics';
+import { HostgroupRole, METRICS_NAMESPACE, metricSpec, PROXY_NAME_DIMENSION, ROLE_DIMENSION } from '../config/metrics';
 import type { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from '../observability-options';
-import type { ProxySqlFargate } from '../proxysql-fargate';
+import { fail } from './validation';
 
 /** What the configuration knows and the alarms need. */
 export interface ObservabilityFacts {
@@ -18,8 +19,62 @@ export interface ObservabilityFacts {
   readonly maxClientConnections: number;
 }
 
+/** The metric helpers of `ProxySqlFargate` the dashboard and the alarms read. */
+export interface ObservedProxy extends IConstruct {
+  metricActiveConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricNewConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricHealthyTaskCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricUnhealthyTaskCount(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricMemoryUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricServersOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricServersNotOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricBackendConnectionsUsed(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricBackendConnectionsFree(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricBackendConnectionErrors(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricQueriesRouted(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricWriterAvailable(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricMonitorCheckFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricMonitorLoginFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricClientConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricClientConnectionsCreated(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricClientConnectionsAborted(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricQuestions(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricSlowQueries(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** Where the metrics sidecar publishes: undefined `proxyName` when `metrics` is off. */
+export interface MetricsSource {
+  readonly proxyName?: string;
+  /** Seconds between two samples. */
+  readonly intervalSeconds: number;
+}
+
+/** One metric of the catalog (`config/metrics.ts`) as the metrics sidecar publishes it. */
+export function proxySqlMetric(
+  source: MetricsSource, name: string, role: HostgroupRole | undefined, props?: cloudwatch.MetricOptions,
+): cloudwatch.Metric {
+  const spec = metricSpec(name);
+  if (source.proxyName === undefined) {
+    fail('metrics', `must be on for the ProxySQL metric ${name} (the metrics sidecar publishes it)`, false);
+  }
+  if (spec.perRole && role === undefined) fail('role', `must be given for ${name} (it is published per hostgroup role)`, role);
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: {
+      [PROXY_NAME_DIMENSION]: source.proxyName,
+      ...(spec.perRole ? { [ROLE_DIMENSION]: role! } : {}),
+    },
+    statistic: spec.statistic,
+    // A period shorter than the interval would have empty points between samples.
+    period: Duration.seconds(Math.max(60, Math.ceil(source.intervalSeconds / 60) * 60)),
+    ...props,
+  });
+}
+
 /** The scope and construct id of something the proxy adds: in the proxy, or named after it elsewhere. */
-function placed(proxy: ProxySqlFargate, scope: Construct | undefined, id: string): [Construct, string] {
+function placed(proxy: ObservedProxy, scope: Construct | undefined, id: string): [Construct, string] {
   return !scope || scope === proxy ? [proxy, id] : [scope, `${proxy.node.id}${id}`];
 }
 
@@ -33,7 +88,7 @@ function percent(prop: string, value: number | undefined, fallback: number): num
 }
 
 export function recommendedAlarms(
-  proxy: ProxySqlFargate, options: ProxySqlAlarmOptions, metricsOn: boolean, facts: ObservabilityFacts, minCapacity: number,
+  proxy: ObservedProxy, options: ProxySqlAlarmOptions, metricsOn: boolean, facts: ObservabilityFacts, minCapacity: number,
 ): cloudwatch.Alarm[] {
   const clientPercent = percent('clientConnectionsPercent', options.clientConnectionsPercent, 80);
   const poolPercent = percent('backendPoolPercent', options.backendPoolPercent, 90);
@@ -134,7 +189,7 @@ export function recommendedAlarms(
 }
 
 export function proxyDashboard(
-  proxy: ProxySqlFargate, options: ProxySqlDashboardOptions, metricsOn: boolean, facts: ObservabilityFacts,
+  proxy: ObservedProxy, options: ProxySqlDashboardOptions, metricsOn: boolean, facts: ObservabilityFacts,
 ): cloudwatch.Dashboard {
   const dashboard = new cloudwatch.Dashboard(...placed(proxy, options.scope, 'Dashboard'), {
     dashboardName: options.dashboardName,

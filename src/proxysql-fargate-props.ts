@@ -1,0 +1,241 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { IProxySqlBackend } from './backend';
+import { ProxySqlConfigOptions } from './config/options';
+
+/**
+ * The official ProxySQL image we pin: 2.7.4, the security release of the 2.7 line (2026-10-20). It
+ * fixes a pre-authentication heap overflow in the first MySQL packet, PROXY protocol spoofing, and
+ * bounds checks in the handshake and COM_CHANGE_USER; its notes tell every 2.7 user to upgrade.
+ * The 2.7 line is the one whose config-file loading we measured (see the README); the image is
+ * multi-arch (amd64 + arm64).
+ */
+export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.4';
+
+/**
+ * Properties of a `ProxySqlFargate`.
+ */
+export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
+  /** The VPC the proxy runs in. */
+  readonly vpc: ec2.IVpc;
+  /** The database behind the proxy. */
+  readonly backend: IProxySqlBackend;
+  /**
+   * The ECS cluster to run in.
+   *
+   * @default - a new cluster with Container Insights
+   */
+  readonly cluster?: ecs.ICluster;
+  /**
+   * Subnets for the ProxySQL tasks and the database bootstrap function: private ones (the tasks get
+   * no public IP address, and a Lambda function cannot use public subnets). They need a route to
+   * the image registry, Secrets Manager and CloudWatch Logs: NAT, or VPC endpoints in isolated
+   * subnets (with an image in ECR: Docker Hub cannot be reached through an endpoint). Synth warns
+   * when they span fewer than two Availability Zones.
+   *
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Subnets for the internal Network Load Balancer.
+   *
+   * @default - the VPC's private subnets with egress, or its isolated subnets when it has none
+   */
+  readonly loadBalancerSubnets?: ec2.SubnetSelection;
+  /**
+   * Task CPU units. ProxySQL runs one worker thread per vCPU. May be a token (e.g. a
+   * `CfnParameter`) only together with `workerThreads`, which are otherwise computed from it.
+   *
+   * @default 1024 (1 vCPU)
+   */
+  readonly cpu?: number;
+  /**
+   * Task memory (MiB); must be a combination Fargate offers with `cpu`. May be a token only
+   * together with `maxClientConnections`, which is otherwise computed from it.
+   *
+   * @default 2048
+   */
+  readonly memoryLimitMiB?: number;
+  /**
+   * CPU architecture of the tasks.
+   *
+   * @default ecs.CpuArchitecture.ARM64 (Graviton: cheaper for the same work; the image is multi-arch)
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * Number of tasks to set on every deploy. Leave it unset so that deploys keep the count
+   * autoscaling chose: with it set, every deploy that touches the service (a new image, a config
+   * change) sends this count and shrinks a service autoscaling had grown. As a token it needs `maxCapacity` (or a concrete
+   * `minCapacity`), which is otherwise computed from it.
+   *
+   * Unset, the template carries no `DesiredCount`. The trade-off is the first deploy: CloudFormation
+   * creates the service with one task, and only once that service is stable does registering the
+   * scalable target raise it to `minCapacity`; until the second task is healthy, one task (one
+   * Availability Zone) serves. Later deploys leave the count alone, and `minCapacity` holds the
+   * floor.
+   *
+   * @default - not set: the first deploy starts with 1 task and autoscaling raises it to `minCapacity`
+   */
+  readonly desiredCount?: number;
+  /**
+   * Fewest tasks autoscaling keeps (and, with `desiredCount` unset, the count the first deploy
+   * reaches). Keep it at 2 or more so that a task or an Availability Zone can fail. As a token it needs `maxCapacity`, which is otherwise computed from it.
+   *
+   * @default - desiredCount when set, else 2
+   */
+  readonly minCapacity?: number;
+  /**
+   * Most tasks autoscaling runs. The connection budget divides the database's connections among
+   * this many tasks (doubled during a deployment), so it must be a literal number, not a token.
+   *
+   * @default - 3 × minCapacity, at least 6
+   */
+  readonly maxCapacity?: number;
+  /**
+   * Share of the database's own `max_connections` (per server) that all ProxySQL tasks together may
+   * use (RDS Proxy's name). The proxy divides it among the most tasks it can run — `maxCapacity`,
+   * doubled while a deployment runs old and new tasks side by side — after keeping connections for
+   * each task's monitor, the bootstrap and operators; see `backendConnectionsPerServer`. 1–100; not a token.
+   *
+   * @default 90
+   */
+  readonly maxConnectionsPercent?: number;
+  /**
+   * Average CPU utilisation autoscaling aims for (percent).
+   *
+   * @default 60
+   */
+  readonly targetCpuUtilizationPercent?: number;
+  /**
+   * The ProxySQL container image. It must be built from the official image (it needs `sh`, `proxysql`
+   * and the `mysql` client).
+   *
+   * @default - `proxysql/proxysql:2.7.4` (the 2.7 security release) from Docker Hub
+   */
+  readonly image?: ecs.ContainerImage;
+  /**
+   * The port clients connect to on the load balancer.
+   *
+   * @default 3306
+   */
+  readonly listenerPort?: number;
+  /**
+   * Security groups allowed to reach the ProxySQL admin interface (and the REST API / Prometheus
+   * endpoint when enabled). Operators normally use ECS Exec instead.
+   *
+   * @default - nobody: the admin interface listens on 127.0.0.1 only
+   */
+  readonly adminAccess?: ec2.ISecurityGroup[];
+  /**
+   * ProxySQL admin credentials (RDS JSON shape). Its username and password must not contain `:`,
+   * `;` or `"` (the task refuses to start, naming the field), and the username must not be `admin` if `adminAccess` is set (ProxySQL lets `admin` in
+   * from localhost only).
+   *
+   * @default - a generated secret, see `adminSecret`
+   */
+  readonly adminSecret?: secretsmanager.ISecret;
+  /**
+   * Credentials of the monitor user ProxySQL uses for health and topology checks (RDS JSON shape).
+   * The bootstrap creates this user in the database.
+   *
+   * @default - a generated secret, see `monitorSecret`
+   */
+  readonly monitorSecret?: secretsmanager.ISecret;
+  /**
+   * Create the monitor and application users in the database after deploy (a custom resource in
+   * the VPC that signs in with the backend's admin secret). Turn off only if you create them
+   * yourself before the proxy starts.
+   *
+   * @default true
+   */
+  readonly bootstrap?: boolean;
+  /**
+   * Drop the monitor and application users when the proxy is deleted.
+   *
+   * @default false
+   */
+  readonly dropUsersOnDelete?: boolean;
+  /**
+   * How long a stopping task may keep serving the clients it already has. ECS stops a task in this
+   * order:
+   * 1. it deregisters the task from the target group: new connections go to other tasks;
+   * 2. it waits the target group's deregistration delay, set to `drainTime`: open connections keep
+   *    working, and those still open at its end are reset by the load balancer (connection
+   *    termination is on), so clients reconnect to a live task;
+   * 3. it sends SIGTERM: the task stops accepting connections (`PROXYSQL PAUSE`) and waits while a
+   *    statement still runs or a transaction is open, at most `drainTime` again, then exits
+   *    (normally within 2 s, as clients are gone after step 2);
+   * 4. it kills the container if it is still there after the stop timeout, set to `drainTime` + 10 s.
+   * At most 110 s (Fargate's stop timeout is at most 120 s). Set it to the longest transaction you
+   * want to survive a scale-in or a deploy. Not a token: the stop timeout is computed from it.
+   *
+   * @default Duration.seconds(20)
+   */
+  readonly drainTime?: Duration;
+  /**
+   * How long ProxySQL's logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to ProxySQL's log group (and the query log's) when the proxy leaves the stack.
+   *
+   * @default RemovalPolicy.RETAIN (logs outlive the service for investigations)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Let operators open a shell in the tasks with ECS Exec.
+   *
+   * @default true
+   */
+  readonly enableExecuteCommand?: boolean;
+  /**
+   * Publish ProxySQL's own statistics (servers per hostgroup, backend pool, queries routed, writer
+   * available, monitor failures, client connections) as CloudWatch metrics. A small non-essential
+   * container of the same image reads them through the admin interface and prints Embedded Metric
+   * Format lines into the task's log stream; CloudWatch Logs turns them into metrics in the
+   * `ProxySQL` namespace, so nothing else runs and no IAM permission is added. Read them with
+   * `metricServersOnline()` and the other helpers, `addDashboard()` and `addRecommendedAlarms()`.
+   * See the README's "Observability" for the metrics and their cost.
+   *
+   * @default true
+   */
+  readonly metrics?: boolean;
+  /**
+   * How often the metrics sidecar samples ProxySQL: whole seconds from 10 to 300, not a token (the
+   * helpers' periods are computed from it). Counters are published as the increase over this
+   * interval.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly metricsInterval?: Duration;
+  /**
+   * Value of the `ProxyName` dimension of every metric: tells proxies apart in one account and
+   * Region. 1–255 characters without control characters. It may be a token, but not one of this
+   * proxy's own resources (the task definition would then depend on its own service).
+   *
+   * @default - the construct's path, e.g. `MyStack/Proxy`
+   */
+  readonly metricsProxyName?: string;
+  /**
+   * Log every statement the proxy receives to CloudWatch Logs (`queryLogGroup`), as ProxySQL's
+   * JSON events log: client, user, schema, hostgroup and server, duration, rows, and the
+   * statement's full text. Statements carry their literals: values, and secrets an application
+   * may send (e.g. `SET PASSWORD`, `CREATE USER ... IDENTIFIED BY`), land in the log. Every
+   * statement is a log event of some 400 bytes plus its text, billed as log ingestion: turn it on
+   * to investigate, not as a standing audit log of a busy proxy.
+   *
+   * @default false
+   */
+  readonly queryLog?: boolean;
+  /**
+   * How long the query log is kept.
+   *
+   * @default logs.RetentionDays.ONE_WEEK
+   */
+  readonly queryLogRetention?: logs.RetentionDays;
+}
