@@ -1,4 +1,4 @@
-import { QueryRuleOptions, RuleDestination } from './query-rules';
+import { QueryRuleOptions, RuleDestination } from './query-rule-options';
 
 /** A built-in rule with the README's explanation. */
 export interface DefaultRule extends QueryRuleOptions {
@@ -11,7 +11,6 @@ export interface DefaultRule extends QueryRuleOptions {
 /**
  * The built-in read/write split. Order matters: the first matching rule with `apply` wins, and a
  * statement no rule applies to goes to the user's default hostgroup (the writer).
- * A function, not a constant, because this module and query-rules.ts import each other.
  * Patterns run on ProxySQL's digest text, so a literal such as `'FOR UPDATE'` is already `?`.
  */
 export function readWriteSplitRules(): DefaultRule[] {
