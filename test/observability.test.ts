@@ -234,9 +234,9 @@ describe('ProxySqlFargate metrics sidecar', () => {
   });
 });
 
-test('the README\'s metric table names every metric of the catalog with its kind, and no other', () => {
-  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### ProxySQL\'s metrics'), readme.indexOf('### Dashboard and recommended alarms'));
+test('the documented metric table (docs/observability.md) names every metric of the catalog with its kind, and no other', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'observability.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## ProxySQL\'s metrics'), doc.indexOf('## Dashboard and recommended alarms'));
   const rows = [...section.matchAll(/^\| `[^`]+` \| `(\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
   expect(rows).toEqual(METRICS.map((m) => `${m.name} ${m.kind}`));
 });

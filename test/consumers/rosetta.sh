@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Every TypeScript example in the README (and in API doc comments) must compile against the real
-# library and translate to Python and Java: `jsii-rosetta extract --strict` over the compiled
-# assembly (.jsii, which carries the README), with the fixtures in rosetta/.
+# Every TypeScript example in the README, in docs/*.md (and in API doc comments) must compile against
+# the real library and translate to Python and Java: `jsii-rosetta extract --strict`, with the
+# fixtures in rosetta/, over the compiled assembly (.jsii, which carries the README) to which
+# rosetta-docs.ts adds each docs file as the readme of a submodule (rosetta reads examples from an
+# assembly only). One run checks them all; the links between README.md and docs/ are checked too.
 #
-# Needs a fresh `npx projen compile` (the README is read from .jsii, not from README.md).
-# Prints `ok rosetta-readme` or `FAIL rosetta-readme` and exits 1 on failure.
+# Needs a fresh `npx projen compile` (the README is read from .jsii, not from README.md; the examples
+# compile against lib/). Prints `ok NAME` or `FAIL NAME` for the README, each docs file and the links,
+# and exits 1 on any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+export TS_NODE_TRANSPILE_ONLY=1
 LOG="$ROOT/.tmp/consumers/logs/rosetta.log"
+WORK="$ROOT/.tmp/rosetta"
 mkdir -p "$(dirname "$LOG")"
 
 if [ ! -f .jsii ]; then
@@ -21,19 +26,12 @@ if [ README.md -nt .jsii ]; then
   exit 1
 fi
 
-# The implicit tablet lands next to .jsii; remove it unless it was there before, so the tree stays clean.
-tablet_existed=0
-[ -f .jsii.tabl.json ] && tablet_existed=1
-npx jsii-rosetta extract --strict > "$LOG" 2>&1
-rc=$?
-count=$(node -e "try { const t = require('./.jsii.tabl.json'); console.log(Object.keys(t.snippets || {}).length); } catch { console.log(0); }")
-[ "$tablet_existed" -eq 1 ] || rm -f .jsii.tabl.json
-
-if [ "$rc" -eq 0 ]; then
-  echo "ok rosetta-readme"
-  echo "rosetta: $count example(s) compiled and translated (python, java, csharp, go)"
-else
-  echo "FAIL rosetta-readme"
-  grep -v '^!!' "$LOG" | head -n 40 | sed 's/^/    | /'
+if ! npx ts-node --prefer-ts-exts test/consumers/rosetta-docs.ts prepare "$WORK" > "$LOG" 2>&1; then
+  echo "FAIL rosetta-prepare"
+  sed 's/^/    | /' "$LOG" | head -n 40
   exit 1
 fi
+# The tablet lands next to the assembly copy, in .tmp/: the tree stays clean.
+npx jsii-rosetta extract --strict "$WORK/.jsii" >> "$LOG" 2>&1
+rc=$?
+npx ts-node --prefer-ts-exts test/consumers/rosetta-docs.ts report "$WORK" "$LOG" "$rc"
