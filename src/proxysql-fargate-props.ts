@@ -10,7 +10,7 @@ import { ProxySqlConfigOptions } from './config/options';
  * The official ProxySQL image we pin: 2.7.4, the security release of the 2.7 line (2026-10-20). It
  * fixes a pre-authentication heap overflow in the first MySQL packet, PROXY protocol spoofing, and
  * bounds checks in the handshake and COM_CHANGE_USER; its notes tell every 2.7 user to upgrade.
- * The 2.7 line is the one whose config-file loading we measured (see the README); the image is
+ * The 2.7 line is the one whose config-file loading we measured (see docs/container-image.md); the image is
  * multi-arch (amd64 + arm64).
  */
 export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.4';
@@ -200,7 +200,7 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * Format lines into the task's log stream; CloudWatch Logs turns them into metrics in the
    * `ProxySQL` namespace, so nothing else runs and no IAM permission is added. Read them with
    * `metricServersOnline()` and the other helpers, `addDashboard()` and `addRecommendedAlarms()`.
-   * See the README's "Observability" for the metrics and their cost.
+   * See docs/observability.md for the metrics and their cost.
    *
    * @default true
    */

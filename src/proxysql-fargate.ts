@@ -221,7 +221,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     return this.service.metricMemoryUtilization(props);
   }
 
-  // ---- ProxySQL's own metrics (published by the metrics sidecar; see the README's table) -------
+  // ---- ProxySQL's own metrics (published by the metrics sidecar; see docs/observability.md) -------
 
   /** Servers of the hostgroup that are ONLINE (`runtime_mysql_servers`; minimum over the tasks). */
   public metricServersOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
@@ -303,7 +303,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   }
 
   /**
-   * The recommended alarms, each documented in the README with its threshold: no writer, every
+   * The recommended alarms, each documented in docs/observability.md with its threshold: no writer, every
    * reader down, monitor cannot log in, backend pool saturated, backend connection errors, client
    * connections near the limit (those need `metrics`), and fewer than two healthy tasks.
    *

@@ -3,7 +3,7 @@
  * tasks together stay inside the database's own `max_connections` — the reason a proxy sits in
  * front of a database that Lambda scale-out would otherwise overwhelm.
  *
- * Measured on a real ProxySQL (see the README, "Protecting the database"): when the servers' own
+ * Measured on a real ProxySQL (see docs/protecting-the-database.md): when the servers' own
  * limit is reached first, a burst turns into client errors ("Max connect timeout reached while
  * reaching hostgroup") and the proxy stays slow afterwards; when ProxySQL's per-server cap is
  * reached first, clients queue for a pooled connection and every one is served.

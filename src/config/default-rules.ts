@@ -1,8 +1,8 @@
 import { QueryRuleOptions, RuleDestination } from './query-rule-options';
 
-/** A built-in rule with the README's explanation. */
+/** A built-in rule with its explanation in docs/configuration.md. */
 export interface DefaultRule extends QueryRuleOptions {
-  /** The statements it catches, for the README table. */
+  /** The statements it catches, for the table in docs/configuration.md. */
   readonly statement: string;
   /** Why they go where they go. */
   readonly why: string;

@@ -38,7 +38,7 @@ export interface MetricSpec {
   readonly perRole: boolean;
   /** The key the sidecar's awk program fills (see `metrics-script.ts`). */
   readonly source: string;
-  /** Table and column, for the README and the helpers' documentation. */
+  /** Table and column, for docs/observability.md and the helpers' documentation. */
   readonly from: string;
   /** The statistic helpers use unless told otherwise. */
   readonly statistic: 'Sum' | 'Average' | 'Minimum' | 'Maximum';

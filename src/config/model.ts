@@ -53,7 +53,7 @@ export interface ProxySqlConfigurationProps {
   readonly context?: string;
 }
 
-/** Defaults, each explained in the JSDoc of `ProxySqlConfigOptions` and in the README. */
+/** Defaults, each explained in the JSDoc of `ProxySqlConfigOptions` and in docs/configuration.md. */
 export const DEFAULTS = {
   writerHostgroup: 10,
   readerHostgroup: 20,

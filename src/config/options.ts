@@ -70,7 +70,7 @@ export interface ProxySqlConfigOptions {
    * How long a client waits for a backend connection when every connection the budget allows is
    * busy (RDS Proxy's name), and how long ProxySQL keeps trying to reach a server before it answers
    * the client with an error (`mysql-connect_timeout_server_max`). Whole seconds, 1–3600; not a token.
-   * @default Duration.seconds(30) (a 5 000-client cold burst against a 100-connection budget is served within it; see the README)
+   * @default Duration.seconds(30) (a 5 000-client cold burst against a 100-connection budget is served within it; see docs/benchmark.md)
    */
   readonly borrowTimeout?: Duration;
 
@@ -136,7 +136,7 @@ export interface ProxySqlConfigOptions {
   /**
    * Refuse application users who log in without TLS (RDS Proxy's `requireTLS`): `use_ssl=1` on
    * every user. Needs `frontendTls`. Give `tlsCertificate` too so that clients can verify whom they
-   * talk to. The admin interface is not concerned (see the README, "TLS").
+   * talk to. The admin interface is not concerned (see docs/tls.md).
    * @default false - clients may use TLS but are not forced to
    */
   readonly requireTls?: boolean;

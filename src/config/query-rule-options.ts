@@ -47,7 +47,7 @@ export interface QueryRuleOptions {
 
   /**
    * Allow (true) or forbid (false) connection multiplexing after a matching statement (`multiplex`).
-   * @default - ProxySQL decides (see the multiplexing notes in the README)
+   * @default - ProxySQL decides (see the multiplexing notes in docs/configuration.md)
    */
   readonly multiplex?: boolean;
 

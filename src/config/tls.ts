@@ -40,7 +40,7 @@ export class ProxySqlTlsCertificate {
    * A certificate in a Secrets Manager secret that holds JSON with the certificate, its private key
    * and the issuing CA's certificate, all PEM: `{"certificate": "-----BEGIN CERTIFICATE-----\n...",
    * "privateKey": "-----BEGIN PRIVATE KEY-----\n...", "certificateChain": "-----BEGIN CERTIFICATE-----\n..."}`.
-   * Tasks read it when they start: after changing its value, replace the tasks (see the README, "TLS").
+   * Tasks read it when they start: after changing its value, replace the tasks (see docs/tls.md).
    */
   public static fromSecret(secret: secretsmanager.ISecret, fields: TlsCertificateSecretFields = {}): ProxySqlTlsCertificate {
     return new ProxySqlTlsCertificate(secret, fields);

@@ -1,8 +1,8 @@
 /**
  * The dashboard and the recommended alarms of `ProxySqlFargate`, built only from its public metric
  * helpers (so every metric they show is one the metrics sidecar publishes: see
- * `config/metrics.ts`), and the metric those helpers return. Thresholds and why are in the README's
- * "Observability".
+ * `config/metrics.ts`), and the metric those helpers return. Thresholds and why are in
+ * docs/observability.md.
  */
 import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';

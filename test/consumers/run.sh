@@ -96,7 +96,7 @@ if [ ${#dirs[@]} -gt 1 ]; then
   if [ "$compare_rc" -ne 0 ] && [ "$compare_fails" -eq 0 ]; then fail compare "compare.ts exited $compare_rc"; fi
 fi
 
-# cfn-lint over every consumer template: errors and warnings fail, except W3005 (see the README's
+# cfn-lint over every consumer template: errors and warnings fail, except W3005 (see docs/development.md's
 # Validation section).
 if command -v cfn-lint > /dev/null 2>&1; then
   for lang in ts python java; do

@@ -1,5 +1,5 @@
 /**
- * Every row of the README's "Where each statement goes" table, through the real ProxySQL started
+ * Every row of the "Where each statement goes" table (docs/configuration.md), through the real ProxySQL started
  * from the synthesized task: each statement's hostgroup is read from ProxySQL's own
  * `stats_mysql_query_digest`, and where it matters from the server that answered (`@@server_id`:
  * 1 = primary, 2 = replica).

@@ -134,7 +134,7 @@ export function renderMysqlVariables(m: ConfigModel, out: Template): void {
       // variable may turn it back on.
       ['log_unhealthy_connections', false],
       // Query rules run on RE2 (ProxySQL's default engine is PCRE): the engine the synth checks
-      // rules against and the README documents, linear in the statement's length, and reading
+      // rules against and docs/configuration.md documents, linear in the statement's length, and reading
       // UTF-8 characters rather than bytes.
       ['query_processor_regex', 2],
       // The stop handler reads each session's open transaction from the processlist's
