@@ -142,7 +142,7 @@ export interface ProxySqlBackendOptions {
    * CA certificates (PEM, one or more) that the database servers' certificates must chain to.
    * ProxySQL refuses a server whose certificate does not (`mysql-ssl_p2s_ca`), and the bootstrap
    * verifies against the same CAs. ProxySQL 2.7 checks the chain, not the host name: any
-   * certificate these CAs issued is accepted for any server (see the README, "TLS"). Plain text,
+   * certificate these CAs issued is accepted for any server (see docs/tls.md). Plain text,
    * not a secret (CA certificates are public); it travels in the task definition, limited to
    * 64 KiB in all, so keep it to the CAs you need (a 32 KiB limit is enforced).
    *
