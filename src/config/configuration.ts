@@ -15,7 +15,7 @@ import { renderMysqlUsers, validateMysqlUsers } from './tables/mysql-users';
 import { maxClientConnections, renderMysqlVariables, validateMysqlVariables } from './tables/mysql-variables';
 import { ProxySqlUserOptions } from './users';
 
-// The names the start script, the construct and the tests import from here.
+// The names the construct and the tests import from here.
 export {
   ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, BACKEND_CA_ENV, BACKEND_CA_FILE_PLACEHOLDER, TEMPLATE_ENV,
   TLS_CERTIFICATE_ENV, TLS_CHAIN_ENV, TLS_PRIVATE_KEY_ENV, SecretQuoting, placeholder,
