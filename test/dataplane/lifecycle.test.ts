@@ -105,15 +105,22 @@ describeDataplane("dataplane: a task's life", () => {
       const sigterm = Date.now();
       task.signal('SIGTERM');
 
+      // A connect that races the listener's close may be accepted by the kernel and then reset
+      // (ECONNRESET, seen once in CI on a loaded machine): no session either way, so the wait goes
+      // on until the listener is gone, which refuses (ECONNREFUSED).
+      const resets: string[] = [];
       const refused = await waitFor('a new client to be refused', async () => {
         try {
           (await task.client(app.username, app.password)).destroy();
           return undefined;
         } catch (e) {
+          const code = (e as { code?: string }).code;
+          if (code === 'ECONNRESET') { resets.push(code); return undefined; }
           return e as { code?: string };
         }
       }, 3000, 100);
       expect(refused.code).toBe('ECONNREFUSED');
+      expect(resets.length).toBeLessThanOrEqual(2);
 
       const done = await query;
       expect(Number(done.rows[0].slept)).toBe(0); // SLEEP() returns 0 when it ran to the end
