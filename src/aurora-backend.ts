@@ -154,122 +154,36 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
 
   constructor(scope: Construct, id: string, props: AuroraBackendProps) {
     super(scope, id);
-    const readers = props.readers ?? 1;
-    // One instance is made per reader at synth time, and aws-cdk-lib checks the serverless capacity
-    // range at synth time: none of these can wait for CloudFormation.
-    for (const [prop, value, why] of [
-      ['readers', props.readers, 'one reader instance is created per unit at synth time'],
-      ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 'aws-cdk-lib checks the capacity range at synth time'],
-      ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 'aws-cdk-lib checks the capacity range at synth time'],
-    ] as const) {
-      if (value !== undefined && Token.isUnresolved(value)) {
-        throw new Error(`AuroraBackend: ${prop} must be a concrete number, not a token: ${why} (got a token)`);
-      }
-    }
-    if (!Number.isInteger(readers) || readers < 0 || readers > 15) {
-      throw new Error(`AuroraBackend: readers must be a whole number from 0 to 15 (Aurora's limit) (got ${readers})`);
-    }
-    if (!props.serverlessV2 && (props.serverlessV2MinCapacity !== undefined || props.serverlessV2MaxCapacity !== undefined)) {
-      throw new Error('AuroraBackend: serverlessV2MinCapacity and serverlessV2MaxCapacity need serverlessV2: true (got serverlessV2 unset or false)');
-    }
-    for (const [prop, value, min] of [
-      ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 0],
-      ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 1],
-    ] as const) {
-      if (value !== undefined && (value < min || value > 256 || !Number.isInteger(value * 2))) {
-        throw new Error(`AuroraBackend: ${prop} must be from ${min} to 256 ACU in steps of 0.5 (got ${value})`);
-      }
-    }
-    if (props.serverlessV2 && props.instanceType) {
-      throw new Error(`AuroraBackend: instanceType applies to provisioned instances only (got ${props.instanceType} with serverlessV2: true)`);
-    }
-    if (props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS && readers === 0) {
-      throw new Error('AuroraBackend: topologyMode READ_ONLY_CHECKS sends reads to the reader endpoint, which needs readers >= 1 (got readers: 0)');
-    }
-    this.databaseName = props.databaseName ?? 'app';
-    const appUsername = props.appUsername ?? 'app';
-    const masterUsername = props.masterUsername ?? 'clusteradmin';
-    if (appUsername === masterUsername) {
-      throw new Error(`AuroraBackend: appUsername must differ from masterUsername (got ${appUsername} for both)`);
-    }
+    const settings = auroraSettings(props);
+    this.databaseName = settings.databaseName;
 
-    // A database needs no route out: isolated subnets first.
-    if (!props.vpcSubnets && props.vpc.isolatedSubnets.length === 0 && props.vpc.privateSubnets.length === 0) {
-      throw new Error('AuroraBackend: vpcSubnets must select subnets for the cluster, and the VPC has no isolated or private subnets to default to '
-        + `(got a VPC with ${props.vpc.publicSubnets.length} public subnets only)`);
-    }
-    const vpcSubnets = props.vpcSubnets ?? {
-      subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
-    };
-    const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R7G, ec2.InstanceSize.LARGE);
-    const instance = (name: string, promotionTier: boolean) => props.serverlessV2
-      ? rds.ClusterInstance.serverlessV2(name, { scaleWithWriter: promotionTier })
-      : rds.ClusterInstance.provisioned(name, { instanceType, promotionTier: promotionTier ? 1 : 2 });
-
-    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
-      engine: rds.DatabaseClusterEngine.auroraMysql({
-        version: props.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_3,
-      }),
-      vpc: props.vpc,
-      vpcSubnets,
-      credentials: rds.Credentials.fromGeneratedSecret(masterUsername, {
-        excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
-      }),
-      writer: instance('Writer', true),
-      readers: Array.from({ length: readers }, (_, i) => instance(`Reader${i + 1}`, i === 0)),
-      serverlessV2MinCapacity: props.serverlessV2 ? props.serverlessV2MinCapacity ?? 0.5 : undefined,
-      serverlessV2MaxCapacity: props.serverlessV2 ? props.serverlessV2MaxCapacity ?? 4 : undefined,
-      storageEncrypted: true,
-      iamAuthentication: true,
-      backup: { retention: props.backupRetention ?? Duration.days(7) },
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.SNAPSHOT,
-      deletionProtection: props.deletionProtection ?? true,
-      cloudwatchLogsExports: ['error', 'slowquery'],
-    });
+    this.cluster = auroraCluster(this, props, settings);
     this.masterSecret = this.cluster.secret!;
     this.connections = this.cluster.connections;
 
     const appSecret = new rds.DatabaseSecret(this, 'AppUserSecret', {
-      username: appUsername,
+      username: settings.appUsername,
       dbname: this.databaseName,
       excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
     });
     this.appUserSecret = appSecret;
 
     // A kept cluster (snapshot or retained) is useless without its passwords: keep the secrets too.
-    if ((props.removalPolicy ?? RemovalPolicy.SNAPSHOT) !== RemovalPolicy.DESTROY) {
+    if (settings.removalPolicy !== RemovalPolicy.DESTROY) {
       // cluster.secret is the attachment; the generated secret itself is the cluster's 'Secret' child.
       (this.cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(RemovalPolicy.RETAIN);
       appSecret.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }
+    suppressAuroraNag(this);
 
-    suppressNag(this, 'Cluster', [
-      {
-        id: 'AwsSolutions-RDS11',
-        reason: 'Clients reach the cluster through ProxySQL and security groups; a non-default port adds no protection and breaks tools that assume 3306',
-      },
-      {
-        id: 'AwsSolutions-RDS14',
-        reason: 'Backtrack is off: it is incompatible with binlog replication and cross-region clusters; point-in-time restore from the automated backups covers recovery',
-      },
-    ]);
-    suppressNag(this, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
-    suppressNag(this, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
-
-    const maxCapacity = props.serverlessV2MaxCapacity ?? 4;
-    const databaseMaxConnections = props.databaseMaxConnections ?? (props.serverlessV2
-      ? (Token.isUnresolved(maxCapacity) ? undefined : auroraServerlessV2MaxConnections(maxCapacity))
-      : auroraMysqlMaxConnections(instanceType.toString()));
-
-    const ids = this.cluster.instanceIdentifiers;
     this.backend = ProxySqlBackend.fromAuroraCluster(this.cluster, {
       adminSecret: this.masterSecret,
       appUserSecrets: [this.appUserSecret],
       serverVersion: DEFAULT_SERVER_VERSION,
       topologyMode: props.topologyMode ?? AuroraTopologyMode.AURORA_DISCOVERY,
-      instanceIdentifiers: props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS ? undefined : ids,
+      instanceIdentifiers: props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS ? undefined : this.cluster.instanceIdentifiers,
       discovery: props.discovery,
-      databaseMaxConnections,
+      databaseMaxConnections: props.databaseMaxConnections ?? defaultMaxConnections(props, settings.instanceType),
       serverCaPem: props.serverCaPem,
     });
   }
@@ -278,4 +192,121 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
   public bind(scope: Construct): ProxySqlBackendConfig {
     return this.backend.bind(scope);
   }
+}
+
+/** The props with their defaults filled in, once they are known to be valid. */
+interface AuroraSettings {
+  readonly readers: number;
+  readonly databaseName: string;
+  readonly appUsername: string;
+  readonly masterUsername: string;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly instanceType: ec2.InstanceType;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+function auroraSettings(props: AuroraBackendProps): AuroraSettings {
+  const readers = props.readers ?? 1;
+  // One instance is made per reader at synth time, and aws-cdk-lib checks the serverless capacity
+  // range at synth time: none of these can wait for CloudFormation.
+  for (const [prop, value, why] of [
+    ['readers', props.readers, 'one reader instance is created per unit at synth time'],
+    ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 'aws-cdk-lib checks the capacity range at synth time'],
+    ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 'aws-cdk-lib checks the capacity range at synth time'],
+  ] as const) {
+    if (value !== undefined && Token.isUnresolved(value)) {
+      throw new Error(`AuroraBackend: ${prop} must be a concrete number, not a token: ${why} (got a token)`);
+    }
+  }
+  if (!Number.isInteger(readers) || readers < 0 || readers > 15) {
+    throw new Error(`AuroraBackend: readers must be a whole number from 0 to 15 (Aurora's limit) (got ${readers})`);
+  }
+  if (!props.serverlessV2 && (props.serverlessV2MinCapacity !== undefined || props.serverlessV2MaxCapacity !== undefined)) {
+    throw new Error('AuroraBackend: serverlessV2MinCapacity and serverlessV2MaxCapacity need serverlessV2: true (got serverlessV2 unset or false)');
+  }
+  for (const [prop, value, min] of [
+    ['serverlessV2MinCapacity', props.serverlessV2MinCapacity, 0],
+    ['serverlessV2MaxCapacity', props.serverlessV2MaxCapacity, 1],
+  ] as const) {
+    if (value !== undefined && (value < min || value > 256 || !Number.isInteger(value * 2))) {
+      throw new Error(`AuroraBackend: ${prop} must be from ${min} to 256 ACU in steps of 0.5 (got ${value})`);
+    }
+  }
+  if (props.serverlessV2 && props.instanceType) {
+    throw new Error(`AuroraBackend: instanceType applies to provisioned instances only (got ${props.instanceType} with serverlessV2: true)`);
+  }
+  if (props.topologyMode === AuroraTopologyMode.READ_ONLY_CHECKS && readers === 0) {
+    throw new Error('AuroraBackend: topologyMode READ_ONLY_CHECKS sends reads to the reader endpoint, which needs readers >= 1 (got readers: 0)');
+  }
+  const appUsername = props.appUsername ?? 'app';
+  const masterUsername = props.masterUsername ?? 'clusteradmin';
+  if (appUsername === masterUsername) {
+    throw new Error(`AuroraBackend: appUsername must differ from masterUsername (got ${appUsername} for both)`);
+  }
+
+  // A database needs no route out: isolated subnets first.
+  if (!props.vpcSubnets && props.vpc.isolatedSubnets.length === 0 && props.vpc.privateSubnets.length === 0) {
+    throw new Error('AuroraBackend: vpcSubnets must select subnets for the cluster, and the VPC has no isolated or private subnets to default to '
+      + `(got a VPC with ${props.vpc.publicSubnets.length} public subnets only)`);
+  }
+  return {
+    readers,
+    databaseName: props.databaseName ?? 'app',
+    appUsername,
+    masterUsername,
+    vpcSubnets: props.vpcSubnets ?? {
+      subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+    },
+    instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R7G, ec2.InstanceSize.LARGE),
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.SNAPSHOT,
+  };
+}
+
+function auroraCluster(scope: Construct, props: AuroraBackendProps, settings: AuroraSettings): rds.DatabaseCluster {
+  const instance = (name: string, promotionTier: boolean) => props.serverlessV2
+    ? rds.ClusterInstance.serverlessV2(name, { scaleWithWriter: promotionTier })
+    : rds.ClusterInstance.provisioned(name, { instanceType: settings.instanceType, promotionTier: promotionTier ? 1 : 2 });
+  return new rds.DatabaseCluster(scope, 'Cluster', {
+    engine: rds.DatabaseClusterEngine.auroraMysql({
+      version: props.engineVersion ?? rds.AuroraMysqlEngineVersion.VER_3_10_3,
+    }),
+    vpc: props.vpc,
+    vpcSubnets: settings.vpcSubnets,
+    credentials: rds.Credentials.fromGeneratedSecret(settings.masterUsername, {
+      excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
+    }),
+    writer: instance('Writer', true),
+    readers: Array.from({ length: settings.readers }, (_, i) => instance(`Reader${i + 1}`, i === 0)),
+    serverlessV2MinCapacity: props.serverlessV2 ? props.serverlessV2MinCapacity ?? 0.5 : undefined,
+    serverlessV2MaxCapacity: props.serverlessV2 ? props.serverlessV2MaxCapacity ?? 4 : undefined,
+    storageEncrypted: true,
+    iamAuthentication: true,
+    backup: { retention: props.backupRetention ?? Duration.days(7) },
+    removalPolicy: settings.removalPolicy,
+    deletionProtection: props.deletionProtection ?? true,
+    cloudwatchLogsExports: ['error', 'slowquery'],
+  });
+}
+
+/** Aurora MySQL's default `max_connections` for the instances' size. */
+function defaultMaxConnections(props: AuroraBackendProps, instanceType: ec2.InstanceType): number | undefined {
+  const maxCapacity = props.serverlessV2MaxCapacity ?? 4;
+  return props.serverlessV2
+    ? (Token.isUnresolved(maxCapacity) ? undefined : auroraServerlessV2MaxConnections(maxCapacity))
+    : auroraMysqlMaxConnections(instanceType.toString());
+}
+
+function suppressAuroraNag(scope: Construct): void {
+  suppressNag(scope, 'Cluster', [
+    {
+      id: 'AwsSolutions-RDS11',
+      reason: 'Clients reach the cluster through ProxySQL and security groups; a non-default port adds no protection and breaks tools that assume 3306',
+    },
+    {
+      id: 'AwsSolutions-RDS14',
+      reason: 'Backtrack is off: it is incompatible with binlog replication and cross-region clusters; point-in-time restore from the automated backups covers recovery',
+    },
+  ]);
+  suppressNag(scope, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
+  suppressNag(scope, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
 }

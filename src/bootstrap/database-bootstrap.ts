@@ -124,29 +124,9 @@ export class DatabaseBootstrap extends Construct implements ec2.IConnectable {
     // Secrets Manager over HTTPS (through NAT or an interface endpoint); the database rule below.
     this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
     this.connections = new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(props.port) });
-    if (props.backendConnections) {
-      props.backendConnections.connections.allowFrom(this, ec2.Port.tcp(props.port), 'ProxySQL database bootstrap');
-    } else {
-      this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(props.port), 'Database (plain endpoint)');
-    }
+    openDatabase(this, this.securityGroup, props);
 
-    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.function = new BootstrapFunction(this, 'Function', {
-      description: 'Creates the ProxySQL monitor and application users from their secrets',
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      securityGroups: [this.securityGroup],
-      timeout: DatabaseBootstrap.FUNCTION_TIMEOUT,
-      memorySize: 256,
-      logGroup: functionLogs,
-    });
-    for (const secret of [props.adminSecret, props.monitorSecret, ...props.users.map((u) => u.secret)]) {
-      secret.grantRead(this.function);
-    }
-
+    this.function = bootstrapFunction(this, props, this.securityGroup);
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.function,
       logGroup: new logs.LogGroup(this, 'ProviderLogs', {
@@ -154,27 +134,7 @@ export class DatabaseBootstrap extends Construct implements ec2.IConnectable {
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });
-
-    const properties = {
-      WriterHost: props.writerHost,
-      Port: props.port,
-      AdminSecretArn: props.adminSecret.secretArn,
-      MonitorSecretArn: props.monitorSecret.secretArn,
-      MonitorPrivileges: props.monitorPrivileges,
-      Users: props.users.map((u) => ({ SecretArn: u.secret.secretArn, Database: u.database, Grants: u.grants })),
-      DropUsersOnDelete: props.dropUsersOnDelete ?? false,
-      Tls: props.tls ?? false,
-      ...(props.tlsCaPem !== undefined ? { TlsCaPem: props.tlsCaPem } : {}),
-    };
-    this.customResource = new CustomResource(this, 'Resource', {
-      serviceToken: this.provider.serviceToken,
-      resourceType: 'Custom::ProxySqlDatabaseBootstrap',
-      properties: {
-        ...properties,
-        // Any change re-runs the bootstrap; the hash also carries rerunToken. No secret value is in it.
-        ConfigHash: configHash(Stack.of(this).resolve({ ...properties, rerunToken: props.rerunToken ?? null })),
-      },
-    });
+    this.customResource = bootstrapResource(this, props, this.provider);
 
     // Run after the database exists and after the network path into it is open.
     for (const d of props.dependencies ?? []) this.customResource.node.addDependency(d);
@@ -183,22 +143,80 @@ export class DatabaseBootstrap extends Construct implements ec2.IConnectable {
       this.customResource.node.addDependency(sg);
     }
 
-    suppressVpcLambdaRoleNag(this, 'Function/ServiceRole');
-    suppressNag(this, 'Provider/framework-onEvent/ServiceRole', [{
-      id: 'AwsSolutions-IAM4',
-      reason: 'AWSLambdaBasicExecutionRole (own log streams) is the narrow AWS-managed policy the custom resource framework attaches',
-      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-    }]);
-    suppressNag(this, 'Provider/framework-onEvent/ServiceRole/DefaultPolicy', [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'The custom resource framework may invoke any version of the bootstrap function (aws-cdk-lib custom-resources Provider)',
-      appliesTo: [`Resource::<${Stack.of(this).resolve((this.function.node.defaultChild as CfnResource).logicalId)}.Arn>:*`],
-    }]);
-    suppressNag(this, 'Provider/framework-onEvent', [{
-      id: 'AwsSolutions-L1',
-      reason: 'The custom resource framework function runtime is chosen by aws-cdk-lib; our own handler runs on the newest Node.js runtime',
-    }]);
+    suppressBootstrapNag(this, this.function);
   }
+}
+
+/** Lets the function into the database: through its peer's rules when there is one, else out to any address. */
+function openDatabase(bootstrap: ec2.IConnectable, securityGroup: ec2.SecurityGroup, props: DatabaseBootstrapProps): void {
+  if (props.backendConnections) {
+    props.backendConnections.connections.allowFrom(bootstrap, ec2.Port.tcp(props.port), 'ProxySQL database bootstrap');
+  } else {
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(props.port), 'Database (plain endpoint)');
+  }
+}
+
+/** The handler in the VPC, with its log group and read access to every secret it uses. */
+function bootstrapFunction(scope: Construct, props: DatabaseBootstrapProps, securityGroup: ec2.ISecurityGroup): BootstrapFunction {
+  const functionLogs = new logs.LogGroup(scope, 'FunctionLogs', {
+    retention: logs.RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const fn = new BootstrapFunction(scope, 'Function', {
+    description: 'Creates the ProxySQL monitor and application users from their secrets',
+    vpc: props.vpc,
+    vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    securityGroups: [securityGroup],
+    timeout: DatabaseBootstrap.FUNCTION_TIMEOUT,
+    memorySize: 256,
+    logGroup: functionLogs,
+  });
+  for (const secret of [props.adminSecret, props.monitorSecret, ...props.users.map((u) => u.secret)]) {
+    secret.grantRead(fn);
+  }
+  return fn;
+}
+
+/** The custom resource: secret ARNs and settings only, never a secret's value. */
+function bootstrapResource(scope: Construct, props: DatabaseBootstrapProps, provider: cr.Provider): CustomResource {
+  const properties = {
+    WriterHost: props.writerHost,
+    Port: props.port,
+    AdminSecretArn: props.adminSecret.secretArn,
+    MonitorSecretArn: props.monitorSecret.secretArn,
+    MonitorPrivileges: props.monitorPrivileges,
+    Users: props.users.map((u) => ({ SecretArn: u.secret.secretArn, Database: u.database, Grants: u.grants })),
+    DropUsersOnDelete: props.dropUsersOnDelete ?? false,
+    Tls: props.tls ?? false,
+    ...(props.tlsCaPem !== undefined ? { TlsCaPem: props.tlsCaPem } : {}),
+  };
+  return new CustomResource(scope, 'Resource', {
+    serviceToken: provider.serviceToken,
+    resourceType: 'Custom::ProxySqlDatabaseBootstrap',
+    properties: {
+      ...properties,
+      // Any change re-runs the bootstrap; the hash also carries rerunToken. No secret value is in it.
+      ConfigHash: configHash(Stack.of(scope).resolve({ ...properties, rerunToken: props.rerunToken ?? null })),
+    },
+  });
+}
+
+function suppressBootstrapNag(scope: Construct, fn: BootstrapFunction): void {
+  suppressVpcLambdaRoleNag(scope, 'Function/ServiceRole');
+  suppressNag(scope, 'Provider/framework-onEvent/ServiceRole', [{
+    id: 'AwsSolutions-IAM4',
+    reason: 'AWSLambdaBasicExecutionRole (own log streams) is the narrow AWS-managed policy the custom resource framework attaches',
+    appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+  }]);
+  suppressNag(scope, 'Provider/framework-onEvent/ServiceRole/DefaultPolicy', [{
+    id: 'AwsSolutions-IAM5',
+    reason: 'The custom resource framework may invoke any version of the bootstrap function (aws-cdk-lib custom-resources Provider)',
+    appliesTo: [`Resource::<${Stack.of(scope).resolve((fn.node.defaultChild as CfnResource).logicalId)}.Arn>:*`],
+  }]);
+  suppressNag(scope, 'Provider/framework-onEvent', [{
+    id: 'AwsSolutions-L1',
+    reason: 'The custom resource framework function runtime is chosen by aws-cdk-lib; our own handler runs on the newest Node.js runtime',
+  }]);
 }
 
 function configHash(resolved: unknown): string {

@@ -108,87 +108,18 @@ export class LambdaDemoApi extends Construct {
 
   constructor(scope: Construct, id: string, props: LambdaDemoApiProps) {
     super(scope, id);
-
     const databaseName = props.databaseName ?? 'demo';
-    if (!Token.isUnresolved(databaseName) && !DATABASE_NAME.test(databaseName)) {
-      throw new Error(`LambdaDemoApi: databaseName must be 1-64 characters of letters, digits, '_' or '$' (got ${JSON.stringify(databaseName)})`);
-    }
-    for (const [name, value] of [['throttlingRateLimit', props.throttlingRateLimit], ['throttlingBurstLimit', props.throttlingBurstLimit]] as const) {
-      if (value !== undefined && !Token.isUnresolved(value) && !(Number.isFinite(value) && value >= 0)) {
-        throw new Error(`LambdaDemoApi: ${name} must be a number >= 0 (got ${value})`);
-      }
-    }
+    validate(props, databaseName);
 
     const retention = props.logRetention ?? logs.RetentionDays.ONE_WEEK;
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.DESTROY;
 
     this.functionLogGroup = new logs.LogGroup(this, 'FunctionLogs', { retention, removalPolicy });
-    const fn = new DemoFunction(this, 'Function', {
-      description: 'cdk-proxysql demo: writes and reads through ProxySQL and reports which server served each',
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, 'LambdaDemoApi', 'vpcSubnets', 'its function'),
-      // The bundle is plain JavaScript (mysql2 has no native parts), so Graviton costs less for the same work.
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      // Below API Gateway's 30 s integration limit, above the handler's 5 s connect timeout.
-      timeout: Duration.seconds(20),
-      logGroup: this.functionLogGroup,
-      environment: {
-        DB_SECRET_ARN: props.userSecret.secretArn,
-        DB_HOST: props.proxy.endpoint.hostname,
-        DB_PORT: portAsString(props.proxy.endpoint.port),
-        DB_NAME: databaseName,
-      },
-    });
-    this.function = fn;
-
-    props.userSecret.grantRead(fn);
-    // Opened from the function's side: when the demo lives in a stack of its own, aws-cdk-lib then
-    // puts the rules in the demo's stack (remoteRule), which depends on the proxy's anyway (the
-    // endpoint); opened from the proxy's side they would land in the proxy's stack: a cycle. Without
-    // a default port on the proxy's connections, the endpoint's port is the one to open.
-    fn.connections.allowTo(props.proxy,
-      props.proxy.connections.defaultPort ?? ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
-
-    this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'cdk-proxysql demo: GET / writes and reads through ProxySQL',
-      // The default stage cannot take access log settings; the stage below replaces it.
-      createDefaultStage: false,
-    });
-    this.api.addRoutes({
-      path: '/',
-      methods: [apigwv2.HttpMethod.GET],
-      integration: new HttpLambdaIntegration('Demo', fn),
-    });
+    this.function = demoFunction(this, props, databaseName, this.functionLogGroup);
+    this.api = demoApi(this, this.function);
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention, removalPolicy });
-    this.stage = new apigwv2.HttpStage(this, 'Stage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: {
-        rateLimit: props.throttlingRateLimit ?? 10,
-        burstLimit: props.throttlingBurstLimit ?? 20,
-      },
-      accessLogSettings: {
-        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
-        // Only variables HTTP APIs define; unknown ones fail the deployment.
-        format: AccessLogFormat.custom(JSON.stringify({
-          requestId: '$context.requestId',
-          ip: '$context.identity.sourceIp',
-          requestTime: '$context.requestTime',
-          httpMethod: '$context.httpMethod',
-          routeKey: '$context.routeKey',
-          status: '$context.status',
-          protocol: '$context.protocol',
-          responseLength: '$context.responseLength',
-          responseLatency: '$context.responseLatency',
-          integrationStatus: '$context.integration.status',
-          integrationLatency: '$context.integration.latency',
-          integrationError: '$context.integrationErrorMessage',
-        })),
-      },
-    });
+    this.stage = demoStage(this, props, this.api, this.accessLogGroup);
 
     suppressVpcLambdaRoleNag(this, 'Function/ServiceRole');
     suppressNag(this, 'Api/GET--', [{
@@ -197,4 +128,91 @@ export class LambdaDemoApi extends Construct {
     }]);
     this.url = this.stage.url;
   }
+}
+
+function validate(props: LambdaDemoApiProps, databaseName: string): void {
+  if (!Token.isUnresolved(databaseName) && !DATABASE_NAME.test(databaseName)) {
+    throw new Error(`LambdaDemoApi: databaseName must be 1-64 characters of letters, digits, '_' or '$' (got ${JSON.stringify(databaseName)})`);
+  }
+  for (const [name, value] of [['throttlingRateLimit', props.throttlingRateLimit], ['throttlingBurstLimit', props.throttlingBurstLimit]] as const) {
+    if (value !== undefined && !Token.isUnresolved(value) && !(Number.isFinite(value) && value >= 0)) {
+      throw new Error(`LambdaDemoApi: ${name} must be a number >= 0 (got ${value})`);
+    }
+  }
+}
+
+/** The function in the VPC, allowed to read the user's secret and into the proxy. */
+function demoFunction(scope: Construct, props: LambdaDemoApiProps, databaseName: string, logGroup: logs.ILogGroup): DemoFunction {
+  const fn = new DemoFunction(scope, 'Function', {
+    description: 'cdk-proxysql demo: writes and reads through ProxySQL and reports which server served each',
+    vpc: props.vpc,
+    vpcSubnets: props.vpcSubnets ?? defaultPrivateSubnets(props.vpc, 'LambdaDemoApi', 'vpcSubnets', 'its function'),
+    // The bundle is plain JavaScript (mysql2 has no native parts), so Graviton costs less for the same work.
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    // Below API Gateway's 30 s integration limit, above the handler's 5 s connect timeout.
+    timeout: Duration.seconds(20),
+    logGroup,
+    environment: {
+      DB_SECRET_ARN: props.userSecret.secretArn,
+      DB_HOST: props.proxy.endpoint.hostname,
+      DB_PORT: portAsString(props.proxy.endpoint.port),
+      DB_NAME: databaseName,
+    },
+  });
+
+  props.userSecret.grantRead(fn);
+  // Opened from the function's side: when the demo lives in a stack of its own, aws-cdk-lib then
+  // puts the rules in the demo's stack (remoteRule), which depends on the proxy's anyway (the
+  // endpoint); opened from the proxy's side they would land in the proxy's stack: a cycle. Without
+  // a default port on the proxy's connections, the endpoint's port is the one to open.
+  fn.connections.allowTo(props.proxy,
+    props.proxy.connections.defaultPort ?? ec2.Port.tcp(props.proxy.endpoint.port), 'cdk-proxysql demo function');
+  return fn;
+}
+
+/** The HTTP API with its one route, `GET /`, to the function. */
+function demoApi(scope: Construct, fn: lambda.IFunction): apigwv2.HttpApi {
+  const api = new apigwv2.HttpApi(scope, 'Api', {
+    description: 'cdk-proxysql demo: GET / writes and reads through ProxySQL',
+    // The default stage cannot take access log settings; the stage below replaces it.
+    createDefaultStage: false,
+  });
+  api.addRoutes({
+    path: '/',
+    methods: [apigwv2.HttpMethod.GET],
+    integration: new HttpLambdaIntegration('Demo', fn),
+  });
+  return api;
+}
+
+/** The `$default` stage, throttled, with access logs. */
+function demoStage(scope: Construct, props: LambdaDemoApiProps, httpApi: apigwv2.HttpApi, accessLogGroup: logs.ILogGroup): apigwv2.HttpStage {
+  return new apigwv2.HttpStage(scope, 'Stage', {
+    httpApi,
+    stageName: '$default',
+    autoDeploy: true,
+    throttle: {
+      rateLimit: props.throttlingRateLimit ?? 10,
+      burstLimit: props.throttlingBurstLimit ?? 20,
+    },
+    accessLogSettings: {
+      destination: new apigwv2.LogGroupLogDestination(accessLogGroup),
+      // Only variables HTTP APIs define; unknown ones fail the deployment.
+      format: AccessLogFormat.custom(JSON.stringify({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        requestTime: '$context.requestTime',
+        httpMethod: '$context.httpMethod',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        protocol: '$context.protocol',
+        responseLength: '$context.responseLength',
+        responseLatency: '$context.responseLatency',
+        integrationStatus: '$context.integration.status',
+        integrationLatency: '$context.integration.latency',
+        integrationError: '$context.integrationErrorMessage',
+      })),
+    },
+  });
 }
