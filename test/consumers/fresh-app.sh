@@ -5,9 +5,9 @@
 # ProxySqlFargate, runs cdk-nag and checks that the task programs and the bundled handler came from
 # the installed package.
 #
-# Needs dist/js/*.tgz from `npx projen package:js` (or package-all). The app lives in .tmp/fresh-app/
-# (git-ignored), outside the repository's own node_modules lookups only by its own node_modules: app.js
-# checks that every module it loaded came from there.
+# Usage: test/consumers/fresh-app.sh [TARBALL]. Needs dist/js/*.tgz from `npx projen package:js` (or
+# package-all). The app lives in .tmp/fresh-app/ (git-ignored), inside the repository: Node.js would fall back to the repository's node_modules for
+# anything the package lacks, so app.js checks that every module it loaded came from its own.
 # Prints one line per check, `ok NAME` or `FAIL NAME`, and exits 1 if any check failed.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +24,8 @@ fail() {
   if [ -f "$APP.$1.log" ]; then tail -n 30 "$APP.$1.log" | sed 's/^/    | /'; fi
 }
 
-tgz=$(ls "$ROOT"/dist/js/*.tgz 2>/dev/null)
+# An argument names another tarball (e.g. a repacked one, to see a check fail).
+tgz=${1:-$(ls "$ROOT"/dist/js/*.tgz 2>/dev/null)}
 if [ "$(printf '%s\n' "$tgz" | grep -c .)" -ne 1 ]; then
   fail fresh-app-tarball "expected one dist/js/*.tgz; run npx projen package:js first"
   exit 1
@@ -51,7 +52,7 @@ else
 fi
 
 node app.js "$APP/cdk.out" > "$APP.fresh-app-synth.log" 2>&1; rc=$?
-grep -E '^(ok|FAIL) |^cdk-nag|^  ' "$APP.fresh-app-synth.log"
+grep -E '^(ok|FAIL) |^cdk-nag' "$APP.fresh-app-synth.log"
 n_fail=$(grep -c '^FAIL ' "$APP.fresh-app-synth.log")
 failed=$((failed + n_fail))
 if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then fail fresh-app-synth "app.js exited $rc"; fi

@@ -33,7 +33,8 @@ const rows = (severity) => report.violations.filter((v) => v.severity === severi
   .flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath ?? r.resourceLogicalId}`));
 check('cdk-nag AwsSolutions: no unacknowledged error', rows('error'));
 const warnings = rows('warning');
-console.log(`cdk-nag AwsSolutions: ${warnings.length} unacknowledged warning(s)${warnings.map((w) => `\n  ${w}`).join('')}`);
+console.log(`cdk-nag AwsSolutions: ${warnings.length} unacknowledged warning(s)`);
+for (const w of warnings) console.log(`cdk-nag warning: ${w}`);
 
 // Every module came from this app's node_modules (nothing fell back to a folder above it), and the
 // library is the installed tarball.
