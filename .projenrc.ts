@@ -33,6 +33,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     mavenGroupId: 'io.github.cdkproxysql',
     mavenArtifactId: 'cdk-proxysql',
   },
+  // jsii-pacmak writes the Go module to dist/go/cdkproxysql/ as
+  // github.com/cdkproxysql/cdk-proxysql-go/cdkproxysql (package cdkproxysql), the layout publib's Go
+  // release pushes to that repository.
+  publishToGo: {
+    moduleName: 'github.com/cdkproxysql/cdk-proxysql-go',
+  },
 
   tsconfigDevFile: 'tsconfig.dev.json',
   // One typed-lint project (tsconfig.dev.json covers src/, test/ and integ/): with the project
