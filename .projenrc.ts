@@ -64,6 +64,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager@^3',
     '@types/aws-lambda@^8',
     're2js@^2.10.0',
+    // The Go module that jsii-pacmak writes requires, as indirect dependencies, the Go modules of the
+    // npm packages installed here. aws-cdk-lib 2.257.0 accepts any schema ^53.25.0 and npm would take
+    // the newest, while aws-cdk-go v2.257.0 requires the schema module v53.25.0: pinned to that, our Go
+    // module asks for nothing newer than the aws-cdk-go release we build against.
+    '@aws-cdk/cloud-assembly-schema@53.25.0',
   ],
 
   // Handlers are `src/**/*.lambda.ts`; projen bundles each with esbuild into assets/ and generates
