@@ -1,13 +1,14 @@
 // The Go consumer app. The cdk-proxysql module is the one jsii-pacmak writes to dist/go at build time
 // (npx projen package-all); the others come from the Go module proxy, aws-cdk-go at the aws-cdk-lib
-// version the library builds against.
+// version the library builds against. jsii-runtime-go is the version that the module's own go.mod
+// names (jsii-pacmak's), so this build reuses what package:go compiled of aws-cdk-go.
 module github.com/cdkproxysql/cdk-proxysql/test/consumers/go
 
 go 1.26.0
 
 require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.257.0
-	github.com/aws/jsii-runtime-go v1.143.0
+	github.com/aws/jsii-runtime-go v1.140.0
 	github.com/cdkproxysql/cdk-proxysql-go/cdkproxysql v0.0.0
 )
 
