@@ -92,7 +92,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
 });
 
-project.gitignore.exclude('cdk.out/', '.tmp/', '/test/consumers/python/.venv/', '/test/consumers/java/target/');
+// `go build` in test/consumers/go/ without -o writes its binary there, named after the folder.
+project.gitignore.exclude('cdk.out/', '.tmp/', '/test/consumers/python/.venv/', '/test/consumers/java/target/', '/test/consumers/go/go');
 // integ-runner stages asset bodies next to each snapshot; only the templates and manifests are kept.
 project.gitignore.exclude('/integ/**/*.snapshot/asset.*');
 project.npmignore?.exclude('/integ/', '/.ci/', '/.tmp/', 'cdk.out/');
