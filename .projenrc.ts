@@ -33,6 +33,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     mavenGroupId: 'io.github.cdkproxysql',
     mavenArtifactId: 'cdk-proxysql',
   },
+  // jsii-pacmak writes the Go module to dist/go/cdkproxysql/ as
+  // github.com/cdkproxysql/cdk-proxysql-go/cdkproxysql (package cdkproxysql), the layout publib's Go
+  // release pushes to that repository.
+  publishToGo: {
+    moduleName: 'github.com/cdkproxysql/cdk-proxysql-go',
+  },
 
   tsconfigDevFile: 'tsconfig.dev.json',
   // One typed-lint project (tsconfig.dev.json covers src/, test/ and integ/): with the project
@@ -58,6 +64,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager@^3',
     '@types/aws-lambda@^8',
     're2js@^2.10.0',
+    // The Go module that jsii-pacmak writes requires, as indirect dependencies, the Go modules of the
+    // npm packages installed here. aws-cdk-lib 2.257.0 accepts any schema ^53.25.0 and npm would take
+    // the newest, while aws-cdk-go v2.257.0 requires the schema module v53.25.0: pinned to that, our Go
+    // module asks for nothing newer than the aws-cdk-go release we build against.
+    '@aws-cdk/cloud-assembly-schema@53.25.0',
   ],
 
   // Handlers are `src/**/*.lambda.ts`; projen bundles each with esbuild into assets/ and generates
@@ -81,7 +92,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
 });
 
-project.gitignore.exclude('cdk.out/', '.tmp/', '/test/consumers/python/.venv/', '/test/consumers/java/target/');
+// `go build` in test/consumers/go/ without -o writes its binary there, named after the folder.
+project.gitignore.exclude('cdk.out/', '.tmp/', '/test/consumers/python/.venv/', '/test/consumers/java/target/', '/test/consumers/go/go');
 // integ-runner stages asset bodies next to each snapshot; only the templates and manifests are kept.
 project.gitignore.exclude('/integ/**/*.snapshot/asset.*');
 project.npmignore?.exclude('/integ/', '/.ci/', '/.tmp/', 'cdk.out/');

@@ -1,11 +1,11 @@
 /**
- * Compares the templates that the Python and Java consumer apps synthesized (through the packaged
- * wheel and jar) with the TypeScript app's, resource by resource on what a user depends on, then
+ * Compares the templates that the Python, Java and Go consumer apps synthesized (through the packaged
+ * wheel, jar and Go module) with the TypeScript app's, resource by resource on what a user depends on, then
  * whole. Prints one line per check, `ok NAME` or `FAIL NAME: why`, and exits 1 if any check failed.
  *
- * Usage: ts-node test/consumers/compare.ts ts=DIR python=DIR [java=DIR ...]
+ * Usage: ts-node test/consumers/compare.ts ts=DIR python=DIR [java=DIR go=DIR ...]
  *
- * The first directory is the reference. Asset hashes are normalized: a wheel or jar carries its own
+ * The first directory is the reference. Asset hashes are normalized: a wheel, jar or Go module carries its own
  * copy of the bundled handlers, and aws-cdk-lib's own assets are staged from different paths.
  */
 import * as fs from 'fs';

@@ -1,8 +1,8 @@
 /**
- * The TypeScript side of the consumer comparison. `python/app.py` and `java/.../App.java` build
- * exactly these two stacks through the packaged library (wheel and jar); `compare.ts` checks that
- * the three languages synthesize the same templates. Keep the three apps in step: any change here
- * needs the same change in the other two.
+ * The TypeScript side of the consumer comparison. `python/app.py`, `java/.../ConsumerApp.java` and
+ * `go/main.go` build exactly these two stacks through the packaged library (wheel, jar and Go module);
+ * `compare.ts` checks that the four languages synthesize the same templates. Keep the four apps in
+ * step: any change here needs the same change in the other three.
  *
  *   ConsumerReference: the reference topology (VPC, Aurora writer + reader, ProxySQL on Fargate,
  *                      private DNS names, demo API) with one custom query rule.
@@ -26,7 +26,7 @@ const outdir = process.argv[2];
 if (!outdir) throw new Error('usage: ts-app.ts OUTDIR');
 
 // analyticsReporting off: the CDKMetadata resource names the language, which is the one
-// difference between the three apps that is expected.
+// difference between the four apps that is expected.
 const app = new App({ outdir, analyticsReporting: false });
 
 function vpcFor(stack: Stack): ec2.Vpc {

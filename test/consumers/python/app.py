@@ -1,6 +1,6 @@
 """The Python consumer app: the same two stacks as test/consumers/ts-app.ts, built through the
 cdk-proxysql wheel that jsii-pacmak made. compare.ts checks its templates against the TypeScript
-ones, so keep the three apps (TypeScript, Python, Java) in step.
+ones, so keep the four apps (TypeScript, Python, Java, Go) in step.
 
 Usage: python app.py OUTDIR
 """

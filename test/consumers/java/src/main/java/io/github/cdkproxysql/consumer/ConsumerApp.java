@@ -36,7 +36,7 @@ import software.amazon.awscdk.services.secretsmanager.Secret;
 /**
  * The Java consumer app: the same two stacks as test/consumers/ts-app.ts, built through the
  * cdk-proxysql jar that jsii-pacmak made. compare.ts checks its templates against the TypeScript
- * ones, so keep the three apps (TypeScript, Python, Java) in step.
+ * ones, so keep the four apps (TypeScript, Python, Java, Go) in step.
  */
 public final class ConsumerApp {
     private ConsumerApp() {

@@ -1,0 +1,35 @@
+// The Go consumer app. The cdk-proxysql module is the one jsii-pacmak writes to dist/go at build time
+// (npx projen package-all); the others come from the Go module proxy, aws-cdk-go at the aws-cdk-lib
+// version the library builds against. jsii-runtime-go is the version that the module's own go.mod
+// names (jsii-pacmak's), so this build reuses what package:go compiled of aws-cdk-go.
+module github.com/cdkproxysql/cdk-proxysql/test/consumers/go
+
+go 1.26.0
+
+require (
+	github.com/aws/aws-cdk-go/awscdk/v2 v2.257.0
+	github.com/aws/jsii-runtime-go v1.140.0
+	github.com/cdkproxysql/cdk-proxysql-go/cdkproxysql v0.0.0
+)
+
+require (
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
+	github.com/aws/constructs-go/constructs/v10 v10.5.1 // indirect
+	github.com/cdklabs/awscdk-asset-awscli-go/awscliv1/v2 v2.2.273 // indirect
+	github.com/cdklabs/awscdk-asset-node-proxy-agent-go/nodeproxyagentv6/v2 v2.1.3 // indirect
+	github.com/cdklabs/cloud-assembly-schema-go/awscdkcloudassemblyschema/v53 v53.25.0 // indirect
+	github.com/fatih/color v1.19.0 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/yuin/goldmark v1.7.16 // indirect
+	golang.org/x/lint v0.0.0-20241112194109-818c5a804067 // indirect
+	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/telemetry v0.0.0-20261009151841-97e8ea77aa2a // indirect
+	golang.org/x/tools v0.52.0 // indirect
+	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
+	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
+)
+
+replace github.com/cdkproxysql/cdk-proxysql-go/cdkproxysql => ../../../dist/go/cdkproxysql
