@@ -1,4 +1,4 @@
-import { awscdk, javascript, JsonPatch, ReleasableCommits } from 'projen';
+import { awscdk, javascript, JsonPatch, ReleasableCommits, release } from 'projen';
 
 // aws-cdk-lib 2.258+ writes a cloud-assembly schema that @aws-cdk/integ-runner cannot read yet,
 // so 2.257.0 is both the version we build and test against and the peer floor we promise users.
@@ -208,7 +208,14 @@ demo.exec('ts-node --project tsconfig.dev.json integ/demo.ts');
 // dist/changelog.md; after projen's anti-tamper check, the section is prepended to the committed
 // CHANGELOG.md unless that version is already there (so a run with no new release changes nothing).
 // ---------------------------------------------------------------------------------------------
-project.tasks.tryFind('release')!.exec('projenrc/prepend-changelog.sh dist/version.txt dist/changelog.md CHANGELOG.md');
+const releaseTask = project.tasks.tryFind('release')!;
+// projen's anti-tamper check (the release build changed no tracked file) stays, except for
+// CHANGELOG.md, which the step after it writes: a second run before that file is committed must
+// get as far as finding its version already there.
+const antiTamper = releaseTask.steps.findIndex((s) => s.exec === release.Release.ANTI_TAMPER_CMD);
+if (antiTamper < 0) throw new Error('the release task has no anti-tamper step to amend');
+releaseTask.updateStep(antiTamper, { exec: `${release.Release.ANTI_TAMPER_CMD} -- . ':(exclude)CHANGELOG.md'` });
+releaseTask.exec('projenrc/prepend-changelog.sh dist/version.txt dist/changelog.md CHANGELOG.md');
 
 // The build job runs the whole CI, `.ci/run`, as on our own machines: it installs its Debian
 // packages itself (hence root), packages for npm, PyPI and Maven, runs the consumer apps and

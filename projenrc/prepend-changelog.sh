@@ -26,10 +26,14 @@ fi
 # Everything before the first "## " heading is the title and intro; the new section goes after it.
 tmp="$changelog.tmp.$$"
 awk -v section="$section" '
-  function emit(  line) { while ((getline line < section) > 0) print line; print ""; done = 1 }
-  !done && /^## / { emit() }
+  function emit(separate,  line, started) {
+    while ((getline line < section) > 0) if (started || line != "") { print line; started = 1 }
+    if (separate) print ""
+    done = 1
+  }
+  !done && /^## / { emit(1) }
   { print }
-  END { if (!done) { print ""; emit() } }
+  END { if (!done) { print ""; emit(0) } }
 ' "$changelog" > "$tmp"
 mv "$tmp" "$changelog"
 echo "prepend-changelog: added $version to $changelog"
