@@ -51,7 +51,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   releasableCommits: ReleasableCommits.featuresAndFixes(),
   // projen's first release keeps the seeded 0.0.0 whatever the commits say; ours is 0.1.0. After
   // the first tag this prints nothing and the conventional commits since that tag decide the bump.
-  nextVersionCommand: 'test -n "$LATEST_TAG" || echo 0.1.0',
+  // (node, not `test -n`: projen's task shell has only `test -f/-d/-e/-s/-L`.)
+  nextVersionCommand: 'node -e "if (!process.env.LATEST_TAG) console.log(\'0.1.0\')"',
   versionrcOptions: {
     // The scope `task` marks a change that replaces the ProxySQL tasks on deploy (the rendered
     // ProxySQL configuration, the image or the task definition): it gets a section of its own.
