@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonPatch, ReleasableCommits, release } from 'projen';
 
 // aws-cdk-lib 2.258+ writes a cloud-assembly schema that @aws-cdk/integ-runner cannot read yet,
 // so 2.257.0 is both the version we build and test against and the peer floor we promise users.
@@ -20,9 +20,58 @@ const project = new awscdk.AwsCdkConstructLibrary({
   cdkVersion: CDK_VERSION,
   jsiiVersion: '~6.0.0',
 
-  // Our CI is `.ci/run` on a clean clone; no hosted workflows or release automation are generated.
-  github: false,
-  release: false,
+  // Workflows (build on pull requests, release on main, dependency upgrades, PR title lint) are
+  // projen's; the build job runs `.ci/run` (patched below). Releases: docs/releasing.md.
+  github: true,
+  githubOptions: {
+    // Merging stays a person's decision; no Mergify app is assumed.
+    mergify: false,
+    pullRequestLintOptions: {
+      // The PR title becomes the squash commit, which the release reads: these are the
+      // conventional-commit types we use (only feat and fix cut a release, see releasableCommits).
+      semanticTitleOptions: {
+        types: ['feat', 'fix', 'perf', 'revert', 'docs', 'refactor', 'test', 'ci', 'build', 'chore'],
+      },
+    },
+  },
+  // `.ci/run` fails when the build changed a tracked file, so a build never gets as far as a
+  // self-mutation commit: the job would be dead weight (and need a push token).
+  buildWorkflowOptions: { mutableBuild: false },
+  depsUpgradeOptions: {
+    workflowOptions: { schedule: javascript.UpgradeDependenciesSchedule.WEEKLY },
+  },
+
+  release: true,
+  // 0.x until the API is declared stable: the bump refuses to leave major 0 (a 1.0 is a deliberate
+  // change here). Before 1.0 commit-and-tag-version bumps the minor for a breaking change and the
+  // patch for a feature or a fix.
+  majorVersion: 0,
+  // Only feat and fix commits (and breaking ones) since the latest tag make a release; docs, chore,
+  // test, ci and the dependency-upgrade PRs (chore(deps)) do not.
+  releasableCommits: ReleasableCommits.featuresAndFixes(),
+  // projen's first release keeps the seeded 0.0.0 whatever the commits say; ours is 0.1.0. After
+  // the first tag this prints nothing and the conventional commits since that tag decide the bump.
+  // (node, not `test -n`: projen's task shell has only `test -f/-d/-e/-s/-L`.)
+  nextVersionCommand: 'node -e "if (!process.env.LATEST_TAG) console.log(\'0.1.0\')"',
+  versionrcOptions: {
+    // The scope `task` marks a change that replaces the ProxySQL tasks on deploy (the rendered
+    // ProxySQL configuration, the image or the task definition): it gets a section of its own.
+    types: [
+      { type: 'feat', scope: 'task', section: 'Replaces the ProxySQL tasks on deploy' },
+      { type: 'fix', scope: 'task', section: 'Replaces the ProxySQL tasks on deploy' },
+      { type: 'perf', scope: 'task', section: 'Replaces the ProxySQL tasks on deploy' },
+      { type: 'feat', section: 'Features' },
+      { type: 'fix', section: 'Bug Fixes' },
+      { type: 'perf', section: 'Performance' },
+      { type: 'revert', section: 'Reverts' },
+      { type: 'docs', hidden: true },
+      { type: 'refactor', hidden: true },
+      { type: 'test', hidden: true },
+      { type: 'ci', hidden: true },
+      { type: 'build', hidden: true },
+      { type: 'chore', hidden: true },
+    ],
+  },
 
   publishToPypi: {
     distName: 'cdk-proxysql',
@@ -166,5 +215,38 @@ const demo = project.addTask('demo', {
 // The constructs reference the bundled handlers (assets/, not committed): a fresh clone has none.
 if (bundle) demo.spawn(bundle);
 demo.exec('ts-node --project tsconfig.dev.json integ/demo.ts');
+
+// ---------------------------------------------------------------------------------------------
+// Release: `bump` writes dist/version.txt, dist/releasetag.txt and this version's section in
+// dist/changelog.md; after projen's anti-tamper check, the section is prepended to the committed
+// CHANGELOG.md unless that version is already there (so a run with no new release changes nothing).
+// ---------------------------------------------------------------------------------------------
+const releaseTask = project.tasks.tryFind('release')!;
+// projen's anti-tamper check (the release build changed no tracked file) stays, except for
+// CHANGELOG.md, which the step after it writes: a second run before that file is committed must
+// get as far as finding its version already there.
+const antiTamper = releaseTask.steps.findIndex((s) => s.exec === release.Release.ANTI_TAMPER_CMD);
+if (antiTamper < 0) throw new Error('the release task has no anti-tamper step to amend');
+releaseTask.updateStep(antiTamper, { exec: `${release.Release.ANTI_TAMPER_CMD} -- . ':(exclude)CHANGELOG.md'` });
+releaseTask.exec('projenrc/prepend-changelog.sh dist/version.txt dist/changelog.md CHANGELOG.md');
+
+// The build job runs the whole CI, `.ci/run`, as on our own machines: it installs its Debian
+// packages itself (hence root), packages for npm, PyPI and Maven, runs the consumer apps and
+// fails when the build changed a tracked file. Go is there for actionlint (`go install`). The
+// `test` ops make the synth fail if projen ever moves the steps being replaced.
+project.buildWorkflow!.workflow.file!.patch(
+  JsonPatch.test('/jobs/build/steps/2/run', 'npm install'),
+  JsonPatch.replace('/jobs/build/steps/2', {
+    name: 'Setup Go',
+    uses: 'actions/setup-go@v5',
+    with: { 'go-version': '1.26' },
+  }),
+  JsonPatch.test('/jobs/build/steps/3/run', 'npx projen build'),
+  JsonPatch.replace('/jobs/build/steps/3', {
+    name: 'CI (.ci/run)',
+    // sudo for apt-get; PATH kept so that the runner's node, npm and go stay first.
+    run: 'sudo --preserve-env env "PATH=$PATH" bash .ci/run',
+  }),
+);
 
 project.synth();
