@@ -151,6 +151,7 @@ describe('rendering per backend kind', () => {
       monitor_replication_lag_interval: 1000,
       monitor_slave_lag_when_null: 0,
       set_query_lock_on_hostgroup: 0,
+      auto_increment_delay_multiplex: 0,
       shun_recovery_time_sec: 2,
       log_unhealthy_connections: false,
       query_processor_regex: 2,
@@ -215,6 +216,12 @@ describe('rendering per backend kind', () => {
     expect((parsed(make()).mysql_variables as Row).log_unhealthy_connections).toBe(false);
     const raw = parsed(make({ rawMysqlVariables: { log_unhealthy_connections: 'true' } })).mysql_variables as Row;
     expect(raw.log_unhealthy_connections).toBe('true');
+  });
+
+  test('after an INSERT the writer connection goes back to the pool at once (auto_increment_delay_multiplex 0); a raw variable restores ProxySQL\'s hold', () => {
+    expect((parsed(make()).mysql_variables as Row).auto_increment_delay_multiplex).toBe(0);
+    const raw = parsed(make({ rawMysqlVariables: { auto_increment_delay_multiplex: '5' } })).mysql_variables as Row;
+    expect(raw.auto_increment_delay_multiplex).toBe('5');
   });
 
   test('sizing defaults follow task size, with bounds', () => {

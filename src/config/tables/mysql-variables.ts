@@ -125,6 +125,15 @@ export function renderMysqlVariables(m: ConfigModel, out: Template): void {
       // but trying to reach hostgroup 20"). The rules already keep reads of user variables on the
       // writer, whose connection keeps the variable (it is not multiplexed away).
       ['set_query_lock_on_hostgroup', 0],
+      // ProxySQL's default (5 statements or 10 s) keeps the writer connection attached to a session
+      // after every INSERT that made an auto-increment id, so that a following statement using
+      // LAST_INSERT_ID() in an expression runs where the id was made. A pooled client that inserts and
+      // goes idle then holds a writer connection for 10 s: with a budget of a few writer connections
+      // per task, 100 such clients queued into `Max connect timeout` errors (measured). With 0 the
+      // connection goes back at once; `SELECT LAST_INSERT_ID()` and `SELECT @@identity` are still
+      // answered by ProxySQL from the session, and the OK packet's id (what drivers return) is
+      // always right; the forms it cannot answer are listed in docs/configuration.md.
+      ['auto_increment_delay_multiplex', 0],
       // A server shunned after connection errors is tried again after this many seconds (ProxySQL's
       // default is 10): reads return to a recovered replica within a few seconds.
       ['shun_recovery_time_sec', DEFAULTS.shunRecoveryTimeSec],
