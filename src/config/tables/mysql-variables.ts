@@ -63,6 +63,8 @@ export function validateMysqlVariables(m: ConfigModel, c: Checks): void {
   }
   const version = m.topology.serverVersion;
   c.sqlSafe('topology.serverVersion', version, '"');
+  c.sqlSafe('topology.defaultCharset', m.topology.defaultCharset, '"');
+  c.sqlSafe('topology.defaultCollation', m.topology.defaultCollation, '"');
   if (version !== undefined && !Token.isUnresolved(version) && !/^\d+\.\d+\.\d+/.test(version)) {
     c.fail('topology.serverVersion', 'must start with a version like 8.0.39', version);
   }
@@ -101,6 +103,9 @@ export function renderMysqlVariables(m: ConfigModel, out: Template): void {
       ['max_connections', maxClientConnections(m)],
       ['interfaces', `0.0.0.0:${m.trafficPort}`],
       ['server_version', t.serverVersion ?? DEFAULTS.serverVersion],
+      // What the engine (ProxySqlEngine) says; ProxySQL's own defaults (utf8, utf8_general_ci) when unset.
+      ['default_charset', t.defaultCharset],
+      ['default_collation_connection', t.defaultCollation],
       ['have_ssl', o.frontendTls ?? true],
       // The file the start script writes from BACKEND_CA_ENV. ProxySQL 2.7 then verifies the chain of
       // every TLS backend connection (monitor included) but not the host name (measured on 2.7.1).
