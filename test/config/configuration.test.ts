@@ -5,6 +5,7 @@ import { ProxySqlConfigOptions } from '../../src/config/options';
 import { QueryRuleOptions, QueryRules, RuleDestination } from '../../src/config/query-rules';
 import { BackendTopology, ReplicationCheck } from '../../src/config/topology';
 import { ProxySqlUser } from '../../src/config/users';
+import { CONNECTOR_J_MARIADB, CONNECTOR_J_MYSQL8, OTHERS, SQLALCHEMY } from '../fixtures/connect-statements';
 import { LibconfigValue, parseLibconfig } from '../fixtures/libconfig';
 
 type Row = { [k: string]: LibconfigValue };
@@ -152,6 +153,7 @@ describe('rendering per backend kind', () => {
       monitor_slave_lag_when_null: 0,
       set_query_lock_on_hostgroup: 0,
       auto_increment_delay_multiplex: 0,
+      keep_multiplexing_variables: expect.stringMatching(/^tx_isolation,transaction_isolation,version,/),
       shun_recovery_time_sec: 2,
       log_unhealthy_connections: false,
       query_processor_regex: 2,
@@ -222,6 +224,33 @@ describe('rendering per backend kind', () => {
     expect((parsed(make()).mysql_variables as Row).auto_increment_delay_multiplex).toBe(0);
     const raw = parsed(make({ rawMysqlVariables: { auto_increment_delay_multiplex: '5' } })).mysql_variables as Row;
     expect(raw.auto_increment_delay_multiplex).toBe('5');
+  });
+
+  /**
+   * Whether ProxySQL 2.7 keeps multiplexing after `select` (lib/mysql_connection.cpp,
+   * IsKeepMultiplexEnabledVariables, re-stated): a SELECT whose every item, after `@@session.`,
+   * `@@local.` and `@@` are dropped and cut at the first space, starts with a listed name.
+   */
+  function keepsMultiplexing(list: string, select: string): boolean {
+    const digest = select.replace(/,\s+/g, ',');
+    if (!/^SELECT /i.test(digest)) return false;
+    const items = digest.slice(7).replace(/@@session\./gi, '').replace(/@@local\./gi, '').replace(/@@/g, '').split(',');
+    const names = list.split(/[ ,]+/).filter((n) => n);
+    return items.every((item) => names.some((n) => item.trimStart().split(' ')[0].toLowerCase().startsWith(n.toLowerCase())));
+  }
+
+  test('no statement a popular driver sends on every connection pins a backend connection (keep_multiplexing_variables)', () => {
+    const list = String((parsed(make()).mysql_variables as Row).keep_multiplexing_variables);
+    // ProxySQL's own default stays in.
+    expect(list.split(',').slice(0, 3)).toEqual(['tx_isolation', 'transaction_isolation', 'version']);
+    const reads = [CONNECTOR_J_MYSQL8, ...CONNECTOR_J_MARIADB, ...SQLALCHEMY, ...OTHERS].filter((q) => /@@/.test(q));
+    expect(reads.length).toBeGreaterThanOrEqual(10);
+    for (const q of reads) expect([q, keepsMultiplexing(list, q)]).toEqual([q, true]);
+    // ProxySQL's own list alone pins Connector/J's connect query; a variable not listed still pins.
+    expect(keepsMultiplexing('tx_isolation,transaction_isolation,version', CONNECTOR_J_MYSQL8)).toBe(false);
+    expect(keepsMultiplexing(list, 'SELECT @@sql_safe_updates')).toBe(false);
+    const raw = parsed(make({ rawMysqlVariables: { keep_multiplexing_variables: 'version' } })).mysql_variables as Row;
+    expect(raw.keep_multiplexing_variables).toBe('version');
   });
 
   test('sizing defaults follow task size, with bounds', () => {
