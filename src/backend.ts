@@ -10,6 +10,7 @@ import {
 // (its checks and its bind) in backends/<kind>.ts; this file is the public face of them.
 export * from './backends/types';
 export { auroraDomainFromClusterEndpoint } from './backends/aurora-cluster';
+export { ProxySqlEngine } from './backends/engine';
 
 /**
  * Factories for the databases ProxySQL can front.

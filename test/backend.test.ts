@@ -5,7 +5,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   AuroraBackend, AuroraTopologyMode, auroraDomainFromClusterEndpoint, IProxySqlBackend, ProxySqlBackend,
-  ProxySqlFargate, ProxySqlFargateProps, ReplicationCheck,
+  ProxySqlEngine, ProxySqlFargate, ProxySqlFargateProps, ReplicationCheck,
 } from '../src';
 import { LibconfigValue, parseLibconfig } from './fixtures/libconfig';
 
@@ -556,6 +556,42 @@ describe('ProxySqlBackend.fromEndpoints (any MySQL)', () => {
     expect(Object.values(template.findResources('Custom::ProxySqlDatabaseBootstrap'))[0].Properties).toMatchObject({
       WriterHost: 'mysql-primary.corp.internal', Port: 3306, MonitorPrivileges: 'replication', Tls: false,
     });
+  });
+
+  test('GIVEN no engine THEN ProxySQL announces MySQL 8.0.39 with its own charset defaults (as before the prop)', () => {
+    const vars = renderedConfig(endpointsStack().template).mysql_variables as Row;
+    expect(vars.server_version).toBe('8.0.39');
+    expect(vars.default_charset).toBeUndefined();
+    expect(vars.default_collation_connection).toBeUndefined();
+    const explicit = renderedConfig(endpointsStack({ engine: ProxySqlEngine.MYSQL_8_0 }).template).mysql_variables as Row;
+    expect([explicit.server_version, explicit.default_charset, explicit.default_collation_connection]).toEqual(['8.0.39', undefined, undefined]);
+  });
+
+  test('GIVEN engine MariaDB THEN ProxySQL announces MariaDB\'s 5.5.5- version and utf8mb4 with a collation MariaDB knows', () => {
+    const vars = renderedConfig(endpointsStack({ engine: ProxySqlEngine.mariaDb('10.11.9') }).template).mysql_variables as Row;
+    expect(vars.server_version).toBe('5.5.5-10.11.9-MariaDB');
+    expect(vars.default_charset).toBe('utf8mb4');
+    expect(vars.default_collation_connection).toBe('utf8mb4_general_ci');
+    expect(ProxySqlEngine.mariaDb('11.4').serverVersion).toBe('5.5.5-11.4-MariaDB');
+  });
+
+  test.each([
+    ['5.5', 'ProxySqlEngine.mariaDb: version must be a MariaDB version from 10.0 on, like 10.11 or 10.11.9 (got "5.5")'],
+    ['10', 'ProxySqlEngine.mariaDb: version must be a MariaDB version from 10.0 on, like 10.11 or 10.11.9 (got "10")'],
+    ['10.11.9-MariaDB', 'ProxySqlEngine.mariaDb: version must be a MariaDB version from 10.0 on, like 10.11 or 10.11.9 (got "10.11.9-MariaDB")'],
+    ['latest', 'ProxySqlEngine.mariaDb: version must be a MariaDB version from 10.0 on, like 10.11 or 10.11.9 (got "latest")'],
+  ])('GIVEN mariaDb(%s) THEN it fails naming the rule and the value', (version, message) => {
+    expect(() => ProxySqlEngine.mariaDb(version)).toThrow(message);
+  });
+
+  test('GIVEN a token version THEN mariaDb refuses it by name', () => {
+    expect(() => ProxySqlEngine.mariaDb(Token.asString({ Ref: 'Version' })))
+      .toThrow('ProxySqlEngine.mariaDb: version must be a literal like 10.11 (the announced version is built at synth) (got a token)');
+  });
+
+  test('GIVEN engine and serverVersion THEN fromEndpoints fails naming both', () => {
+    expect(() => ProxySqlBackend.fromEndpoints({ writer: { host: 'db', port: 3306 }, engine: ProxySqlEngine.mariaDb('10.11'), serverVersion: '8.0.36' }))
+      .toThrow('ProxySqlBackend.fromEndpoints: give engine or serverVersion, not both (the engine sets the announced version) (got engine 5.5.5-10.11-MariaDB and serverVersion 8.0.36)');
   });
 
   test('GIVEN useSsl and another replicationCheck THEN both reach the config', () => {

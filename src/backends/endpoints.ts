@@ -14,6 +14,8 @@ export function endpointsBackend(options: EndpointsBackendOptions): IProxySqlBac
   validMaxConnections('fromEndpoints', options.databaseMaxConnections);
   validServerCa('fromEndpoints', options);
   validPort('writer.port', options.writer.port);
+  check(options.engine === undefined || options.serverVersion === undefined,
+    `ProxySqlBackend.fromEndpoints: give engine or serverVersion, not both (the engine sets the announced version) (got engine ${options.engine?.serverVersion} and serverVersion ${options.serverVersion})`);
   (options.readers ?? []).forEach((r, i) => {
     validHost(`readers[${i}].host`, r.host);
     validPort(`readers[${i}].port`, r.port);
@@ -43,7 +45,9 @@ class EndpointsBackend implements IProxySqlBackend {
         writer: server(this.options.writer.host, this.options.writer.port, this.options, false),
         readers: (this.options.readers ?? []).map((r) => server(r.host, r.port, this.options, false)),
         replicationCheck: this.options.replicationCheck ?? ReplicationCheck.READ_ONLY,
-        serverVersion: this.options.serverVersion,
+        serverVersion: this.options.engine?.serverVersion ?? this.options.serverVersion,
+        defaultCharset: this.options.engine?.defaultCharset,
+        defaultCollation: this.options.engine?.defaultCollation,
       },
     };
   }

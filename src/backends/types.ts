@@ -2,6 +2,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IDependable } from 'constructs';
+import { ProxySqlEngine } from './engine';
 import { BackendTopology, ReplicationCheck } from '../config/topology';
 
 // What a backend tells the proxy (IProxySqlBackend, ProxySqlBackendConfig) and what the factories of
@@ -243,6 +244,16 @@ export interface EndpointsBackendOptions extends ProxySqlBackendOptions {
    * @default ReplicationCheck.READ_ONLY
    */
   readonly replicationCheck?: ReplicationCheck;
+  /**
+   * The servers' engine: the version and default collation ProxySQL announces to clients, which
+   * drivers choose their statements and character set by. Set it for MariaDB
+   * (`ProxySqlEngine.mariaDb('10.11')`): with the MySQL 8.0 default, Connector/J fails its first
+   * connection (`Unknown system variable 'transaction_isolation'`) and 4-byte characters are cut to
+   * 3-byte utf8. Give `engine` or `serverVersion`, not both.
+   *
+   * @default - ProxySqlEngine.MYSQL_8_0, or MySQL with `serverVersion` when that is given
+   */
+  readonly engine?: ProxySqlEngine;
 }
 
 /** Options for RDS for MySQL instances. */

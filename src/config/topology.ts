@@ -172,4 +172,17 @@ export interface BackendTopology {
    * @default '8.0.39'
    */
   readonly serverVersion?: string;
+
+  /**
+   * The character set of a session whose client names none (`mysql-default_charset`).
+   * @default - ProxySQL's default (utf8)
+   */
+  readonly defaultCharset?: string;
+
+  /**
+   * The collation ProxySQL advertises in its handshake and gives a session whose client names none
+   * (`mysql-default_collation_connection`).
+   * @default - ProxySQL's default (utf8_general_ci)
+   */
+  readonly defaultCollation?: string;
 }

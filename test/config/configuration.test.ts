@@ -5,6 +5,7 @@ import { ProxySqlConfigOptions } from '../../src/config/options';
 import { QueryRuleOptions, QueryRules, RuleDestination } from '../../src/config/query-rules';
 import { BackendTopology, ReplicationCheck } from '../../src/config/topology';
 import { ProxySqlUser } from '../../src/config/users';
+import { CONNECTOR_J_MARIADB, CONNECTOR_J_MYSQL8, OTHERS, SQLALCHEMY } from '../fixtures/connect-statements';
 import { LibconfigValue, parseLibconfig } from '../fixtures/libconfig';
 
 type Row = { [k: string]: LibconfigValue };
@@ -151,6 +152,8 @@ describe('rendering per backend kind', () => {
       monitor_replication_lag_interval: 1000,
       monitor_slave_lag_when_null: 0,
       set_query_lock_on_hostgroup: 0,
+      auto_increment_delay_multiplex: 0,
+      keep_multiplexing_variables: expect.stringMatching(/^tx_isolation,transaction_isolation,version,/),
       shun_recovery_time_sec: 2,
       log_unhealthy_connections: false,
       query_processor_regex: 2,
@@ -217,6 +220,39 @@ describe('rendering per backend kind', () => {
     expect(raw.log_unhealthy_connections).toBe('true');
   });
 
+  test('after an INSERT the writer connection goes back to the pool at once (auto_increment_delay_multiplex 0); a raw variable restores ProxySQL\'s hold', () => {
+    expect((parsed(make()).mysql_variables as Row).auto_increment_delay_multiplex).toBe(0);
+    const raw = parsed(make({ rawMysqlVariables: { auto_increment_delay_multiplex: '5' } })).mysql_variables as Row;
+    expect(raw.auto_increment_delay_multiplex).toBe('5');
+  });
+
+  /**
+   * Whether ProxySQL 2.7 keeps multiplexing after `select` (lib/mysql_connection.cpp,
+   * IsKeepMultiplexEnabledVariables, re-stated): a SELECT whose every item, after `@@session.`,
+   * `@@local.` and `@@` are dropped and cut at the first space, starts with a listed name.
+   */
+  function keepsMultiplexing(list: string, select: string): boolean {
+    const digest = select.replace(/,\s+/g, ',');
+    if (!/^SELECT /i.test(digest)) return false;
+    const items = digest.slice(7).replace(/@@session\./gi, '').replace(/@@local\./gi, '').replace(/@@/g, '').split(',');
+    const names = list.split(/[ ,]+/).filter((n) => n);
+    return items.every((item) => names.some((n) => item.trimStart().split(' ')[0].toLowerCase().startsWith(n.toLowerCase())));
+  }
+
+  test('no statement a popular driver sends on every connection pins a backend connection (keep_multiplexing_variables)', () => {
+    const list = String((parsed(make()).mysql_variables as Row).keep_multiplexing_variables);
+    // ProxySQL's own default stays in.
+    expect(list.split(',').slice(0, 3)).toEqual(['tx_isolation', 'transaction_isolation', 'version']);
+    const reads = [CONNECTOR_J_MYSQL8, ...CONNECTOR_J_MARIADB, ...SQLALCHEMY, ...OTHERS].filter((q) => /@@/.test(q));
+    expect(reads.length).toBeGreaterThanOrEqual(10);
+    for (const q of reads) expect([q, keepsMultiplexing(list, q)]).toEqual([q, true]);
+    // ProxySQL's own list alone pins Connector/J's connect query; a variable not listed still pins.
+    expect(keepsMultiplexing('tx_isolation,transaction_isolation,version', CONNECTOR_J_MYSQL8)).toBe(false);
+    expect(keepsMultiplexing(list, 'SELECT @@sql_safe_updates')).toBe(false);
+    const raw = parsed(make({ rawMysqlVariables: { keep_multiplexing_variables: 'version' } })).mysql_variables as Row;
+    expect(raw.keep_multiplexing_variables).toBe('version');
+  });
+
   test('sizing defaults follow task size, with bounds', () => {
     const at = (vcpus: number, memoryMiB: number) => parsed(make({}, PLAIN, { vcpus, memoryMiB })).mysql_variables as Row;
     expect(at(0.25, 512)).toMatchObject({ threads: 1, max_connections: 1024 });
@@ -259,6 +295,8 @@ describe('validation', () => {
     ['server max connections', () => make({}, { writer: { host: 'w', maxConnections: 20000 } }), /topology.writer.maxConnections must be an integer from 0 to 10000/],
     ['server version', () => make({}, { writer: { host: 'w' }, serverVersion: 'latest' }), /topology.serverVersion must start with a version/],
     ['server version quote', () => make({}, { writer: { host: 'w' }, serverVersion: '8.0.1"' }), /topology.serverVersion must not contain "/],
+    ['default charset quote', () => make({}, { writer: { host: 'w' }, defaultCharset: 'utf8mb4"' }), /topology.defaultCharset must not contain "/],
+    ['default collation quote', () => make({}, { writer: { host: 'w' }, defaultCollation: 'utf8mb4_general_ci"' }), /topology.defaultCollation must not contain "/],
     ['aurora domain dot', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: 'cluster-x.rds.amazonaws.com' } }), /auroraDiscovery.domainName must start with "."/],
     ['aurora lag', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', maxLagMs: 5 } }), /auroraDiscovery.maxLagMs must be an integer from 10 to 600000 \(got 5\)/],
     ['aurora interval', () => make({}, { writer: { host: 'w' }, auroraDiscovery: { domainName: '.x', checkIntervalMs: 50 } }), /checkIntervalMs must be an integer from 100/],

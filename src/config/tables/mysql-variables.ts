@@ -9,6 +9,29 @@ import { checkRawVariables, withRaw } from './raw-variables';
 import { BACKEND_CA_FILE_PLACEHOLDER, SecretQuoting } from '../environment';
 import { ConfigModel, DEFAULTS } from '../model';
 
+/**
+ * `mysql-keep_multiplexing_variables`: system variables a `SELECT @@...` may read without ProxySQL
+ * pinning the backend connection to the client for the rest of its life. ProxySQL's own list
+ * (tx_isolation, transaction_isolation, version) plus what popular drivers read on every new
+ * connection: Connector/J 8.x/9.x (its connect query, for MySQL 8 and for MariaDB), SQLAlchemy
+ * (lower_case_table_names, sql_mode, the isolation level), go-sql-driver (max_allowed_packet), MariaDB
+ * Connector/C++ (max_allowed_packet, system_time_zone, time_zone, auto_increment_increment), Rust's
+ * mysql crate (max_allowed_packet, wait_timeout, socket).
+ * Each is safe to read on any connection: the session's character sets, collation, sql_mode,
+ * time_zone, net_write_timeout, auto_increment_increment and isolation are tracked by ProxySQL and
+ * set on whichever connection runs the client's next statement; the others are server settings, the
+ * same on every connection to a server (wait_timeout and interactive_timeout are the server's
+ * defaults: the client's idle limit is ProxySQL's mysql-wait_timeout). ProxySQL matches each name
+ * as a prefix of the variable read.
+ */
+export const KEEP_MULTIPLEXING_VARIABLES = [
+  'tx_isolation', 'transaction_isolation', 'version',
+  'auto_increment_increment', 'character_set_client', 'character_set_connection', 'character_set_results',
+  'character_set_server', 'collation_server', 'collation_connection', 'init_connect', 'interactive_timeout',
+  'license', 'lower_case_table_names', 'max_allowed_packet', 'net_write_timeout', 'performance_schema',
+  'query_cache_size', 'query_cache_type', 'socket', 'sql_mode', 'system_time_zone', 'time_zone', 'wait_timeout',
+];
+
 /** Typed mysql variables that the raw escape hatch may not override, with the prop to use instead. */
 const TYPED_MYSQL_VARIABLES: { [name: string]: string } = {
   threads: 'workerThreads',
@@ -63,6 +86,8 @@ export function validateMysqlVariables(m: ConfigModel, c: Checks): void {
   }
   const version = m.topology.serverVersion;
   c.sqlSafe('topology.serverVersion', version, '"');
+  c.sqlSafe('topology.defaultCharset', m.topology.defaultCharset, '"');
+  c.sqlSafe('topology.defaultCollation', m.topology.defaultCollation, '"');
   if (version !== undefined && !Token.isUnresolved(version) && !/^\d+\.\d+\.\d+/.test(version)) {
     c.fail('topology.serverVersion', 'must start with a version like 8.0.39', version);
   }
@@ -101,6 +126,9 @@ export function renderMysqlVariables(m: ConfigModel, out: Template): void {
       ['max_connections', maxClientConnections(m)],
       ['interfaces', `0.0.0.0:${m.trafficPort}`],
       ['server_version', t.serverVersion ?? DEFAULTS.serverVersion],
+      // What the engine (ProxySqlEngine) says; ProxySQL's own defaults (utf8, utf8_general_ci) when unset.
+      ['default_charset', t.defaultCharset],
+      ['default_collation_connection', t.defaultCollation],
       ['have_ssl', o.frontendTls ?? true],
       // The file the start script writes from BACKEND_CA_ENV. ProxySQL 2.7 then verifies the chain of
       // every TLS backend connection (monitor included) but not the host name (measured on 2.7.1).
@@ -125,6 +153,18 @@ export function renderMysqlVariables(m: ConfigModel, out: Template): void {
       // but trying to reach hostgroup 20"). The rules already keep reads of user variables on the
       // writer, whose connection keeps the variable (it is not multiplexed away).
       ['set_query_lock_on_hostgroup', 0],
+      // ProxySQL's default (5 statements or 10 s) keeps the writer connection attached to a session
+      // after every INSERT that made an auto-increment id, so that a following statement using
+      // LAST_INSERT_ID() in an expression runs where the id was made. A pooled client that inserts and
+      // goes idle then holds a writer connection for 10 s: with a budget of a few writer connections
+      // per task, 100 such clients queued into `Max connect timeout` errors (measured). With 0 the
+      // connection goes back at once; `SELECT LAST_INSERT_ID()` and `SELECT @@identity` are still
+      // answered by ProxySQL from the session, and the OK packet's id (what drivers return) is
+      // always right; the forms it cannot answer are listed in docs/configuration.md.
+      ['auto_increment_delay_multiplex', 0],
+      // Drivers read these on every new connection (Connector/J: 19 to 21 in one SELECT); without
+      // them every pooled client connection pinned a reader connection for its life (measured).
+      ['keep_multiplexing_variables', KEEP_MULTIPLEXING_VARIABLES.join(',')],
       // A server shunned after connection errors is tried again after this many seconds (ProxySQL's
       // default is 10): reads return to a recovered replica within a few seconds.
       ['shun_recovery_time_sec', DEFAULTS.shunRecoveryTimeSec],
