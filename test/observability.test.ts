@@ -74,8 +74,9 @@ function emittedByTheScript(proxyName: string, asShipped = false): Set<string> {
     const sample = [
       'srv\t10\tONLINE\t1', 'srv\t20\tONLINE\t2', 'srv\t20\tSHUNNED\t1',
       'pool\t10\tprimary.example:3306\t1\t2\t0\t100', 'pool\t20\treplica1.example:3306\t0\t3\t1\t50',
+      'proc\t10\t2\t3\t1500', 'proc\t20\t1\t0\t0',
       'global\tClient_Connections_connected\t4', 'global\tClient_Connections_created\t9', 'global\tClient_Connections_aborted\t0',
-      'global\tQuestions\t150', 'global\tSlow_queries\t0', 'mon\t2\t1\t1795904474000000',
+      'global\tQuestions\t150', 'global\tmax_connect_timeouts\t1', 'global\tSlow_queries\t0', 'mon\t2\t1\t1795904474000000',
     ].join('\n') + '\n';
     fs.writeFileSync(path.join(dir, 'sample'), sample);
     fs.writeFileSync(path.join(dir, 'mysql'), `#!/bin/sh\ncat ${path.join(dir, 'sample')}\n`, { mode: 0o755 });
