@@ -328,8 +328,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 
   /**
    * The recommended alarms, each documented in docs/observability.md with its threshold: no writer, every
-   * reader down, monitor cannot log in, backend pool saturated, backend connection errors, client
-   * connections near the limit (those need `metrics`), and fewer than two healthy tasks.
+   * reader down, monitor cannot log in, backend pool saturated, backend connection errors,
+   * statements failed after borrowTimeout, client connections near the limit (those need `metrics`), and fewer than two healthy tasks.
    *
    * @returns the alarms created
    */

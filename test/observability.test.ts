@@ -249,7 +249,7 @@ describe('ProxySqlFargate dashboard and alarms', () => {
     const alarms = proxy.addRecommendedAlarms({ alarmActions: [new cloudwatchActions.SnsAction(topic)] });
     const ids = alarms.map((a) => a.node.id);
     expect(ids).toEqual(['NoWriterAlarm', 'NoReaderAlarm', 'MonitorLoginAlarm', 'WriterPoolSaturatedAlarm', 'ReadersPoolSaturatedAlarm',
-      'BackendConnectionErrorsAlarm', 'ClientConnectionsAlarm', 'HealthyTasksAlarm']);
+      'BackendConnectionErrorsAlarm', 'ConnectTimeoutsAlarm', 'ClientConnectionsAlarm', 'HealthyTasksAlarm']);
     const t = template();
     const byId = (id: string) => Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([k]) => k.includes(id))![1].Properties;
     for (const id of ids) expect(byId(id).AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Pager/) }]);
@@ -261,6 +261,16 @@ describe('ProxySqlFargate dashboard and alarms', () => {
     expect(byId('WriterPoolSaturatedAlarm').Threshold).toBe(Math.ceil((perServer - small) * 0.9));
     expect(byId('ReadersPoolSaturatedAlarm').Threshold).toBe(Math.ceil((2 * perServer + small) * 0.9));
     // 2048 MiB: (2048 - 256) × 4 = 7168 client connections; 80 %.
+    // Every statement that fails after borrowTimeout counts.
+    expect(byId('ConnectTimeoutsAlarm')).toEqual(expect.objectContaining({
+      MetricName: 'ConnectTimeouts',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Statistic: 'Sum',
+      TreatMissingData: 'notBreaching',
+    }));
+    expect(byId('ConnectTimeoutsAlarm').AlarmDescription).toMatch(/databaseMaxConnections .* maxConnectionsPercent/);
     expect(byId('ClientConnectionsAlarm').Threshold).toBe(Math.ceil(7168 * 0.8));
     expect(byId('HealthyTasksAlarm')).toEqual(expect.objectContaining({ Threshold: 2, TreatMissingData: 'breaching' }));
   });

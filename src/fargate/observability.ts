@@ -167,6 +167,17 @@ export function recommendedAlarms(
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    add('ConnectTimeoutsAlarm', {
+      alarmDescription: 'Statements failed on a ProxySQL task after waiting borrowTimeout for a backend connection ("Max connect timeout reached"): '
+        + 'the task\'s share of the database\'s connections is too small for the clients, or idle sessions pin connections (see SessionsPinned and '
+        + 'ClientsWaitingForConnection on the dashboard). Raise databaseMaxConnections (to what the database accepts) or maxConnectionsPercent, '
+        + 'make pinning rarer (the multiplexing variables), or, with no writer, check the database.',
+      metric: proxy.metricConnectTimeouts(),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     if (!Token.isUnresolved(facts.maxClientConnections)) {
       const threshold = Math.max(1, Math.ceil((facts.maxClientConnections * clientPercent) / 100));
       add('ClientConnectionsAlarm', {
