@@ -253,6 +253,30 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     return this.proxySqlMetric('QueriesRouted', role, props);
   }
 
+  /**
+   * Backend connections of the hostgroup held by idle client sessions (`stats_mysql_processlist`:
+   * an open transaction, a user variable, an auto-increment INSERT, ...; RDS Proxy's
+   * DatabaseConnectionsCurrentlySessionPinned; maximum over the tasks).
+   */
+  public metricSessionsPinned(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('SessionsPinned', role, props);
+  }
+
+  /** Statements waiting for a backend connection of the hostgroup (`stats_mysql_processlist` command Connect; maximum over the tasks). */
+  public metricClientsWaitingForConnection(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ClientsWaitingForConnection', role, props);
+  }
+
+  /** The longest wait for a backend connection of the hostgroup at the sample, in milliseconds (maximum over the tasks). */
+  public metricConnectionWaitMaxMs(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ConnectionWaitMaxMs', role, props);
+  }
+
+  /** Statements that failed after waiting `borrowTimeout` for a backend connection (`max_connect_timeouts` increase; sum). */
+  public metricConnectTimeouts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('ConnectTimeouts', undefined, props);
+  }
+
   /** 1 while a server of the writer hostgroup is ONLINE, else 0 (minimum over the tasks: 0 when any task has no writer). */
   public metricWriterAvailable(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.proxySqlMetric('WriterAvailable', undefined, props);
@@ -295,7 +319,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 
   /**
    * A CloudWatch dashboard of the proxy: writer and servers per hostgroup, queries routed, backend
-   * pool, client connections, monitor failures, tasks, CPU and memory (the ProxySQL widgets only
+   * pool, pinned sessions and clients waiting for a connection, client connections, monitor failures, tasks, CPU and memory (the ProxySQL widgets only
    * while `metrics` is on).
    */
   public addDashboard(options: ProxySqlDashboardOptions = {}): cloudwatch.Dashboard {
@@ -304,8 +328,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
 
   /**
    * The recommended alarms, each documented in docs/observability.md with its threshold: no writer, every
-   * reader down, monitor cannot log in, backend pool saturated, backend connection errors, client
-   * connections near the limit (those need `metrics`), and fewer than two healthy tasks.
+   * reader down, monitor cannot log in, backend pool saturated, backend connection errors,
+   * statements failed after borrowTimeout, client connections near the limit (those need `metrics`), and fewer than two healthy tasks.
    *
    * @returns the alarms created
    */

@@ -74,8 +74,9 @@ function emittedByTheScript(proxyName: string, asShipped = false): Set<string> {
     const sample = [
       'srv\t10\tONLINE\t1', 'srv\t20\tONLINE\t2', 'srv\t20\tSHUNNED\t1',
       'pool\t10\tprimary.example:3306\t1\t2\t0\t100', 'pool\t20\treplica1.example:3306\t0\t3\t1\t50',
+      'proc\t10\t2\t3\t1500', 'proc\t20\t1\t0\t0',
       'global\tClient_Connections_connected\t4', 'global\tClient_Connections_created\t9', 'global\tClient_Connections_aborted\t0',
-      'global\tQuestions\t150', 'global\tSlow_queries\t0', 'mon\t2\t1\t1795904474000000',
+      'global\tQuestions\t150', 'global\tmax_connect_timeouts\t1', 'global\tSlow_queries\t0', 'mon\t2\t1\t1795904474000000',
     ].join('\n') + '\n';
     fs.writeFileSync(path.join(dir, 'sample'), sample);
     fs.writeFileSync(path.join(dir, 'mysql'), `#!/bin/sh\ncat ${path.join(dir, 'sample')}\n`, { mode: 0o755 });
@@ -248,7 +249,7 @@ describe('ProxySqlFargate dashboard and alarms', () => {
     const alarms = proxy.addRecommendedAlarms({ alarmActions: [new cloudwatchActions.SnsAction(topic)] });
     const ids = alarms.map((a) => a.node.id);
     expect(ids).toEqual(['NoWriterAlarm', 'NoReaderAlarm', 'MonitorLoginAlarm', 'WriterPoolSaturatedAlarm', 'ReadersPoolSaturatedAlarm',
-      'BackendConnectionErrorsAlarm', 'ClientConnectionsAlarm', 'HealthyTasksAlarm']);
+      'BackendConnectionErrorsAlarm', 'ConnectTimeoutsAlarm', 'ClientConnectionsAlarm', 'HealthyTasksAlarm']);
     const t = template();
     const byId = (id: string) => Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([k]) => k.includes(id))![1].Properties;
     for (const id of ids) expect(byId(id).AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Pager/) }]);
@@ -260,6 +261,16 @@ describe('ProxySqlFargate dashboard and alarms', () => {
     expect(byId('WriterPoolSaturatedAlarm').Threshold).toBe(Math.ceil((perServer - small) * 0.9));
     expect(byId('ReadersPoolSaturatedAlarm').Threshold).toBe(Math.ceil((2 * perServer + small) * 0.9));
     // 2048 MiB: (2048 - 256) × 4 = 7168 client connections; 80 %.
+    // Every statement that fails after borrowTimeout counts.
+    expect(byId('ConnectTimeoutsAlarm')).toEqual(expect.objectContaining({
+      MetricName: 'ConnectTimeouts',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Statistic: 'Sum',
+      TreatMissingData: 'notBreaching',
+    }));
+    expect(byId('ConnectTimeoutsAlarm').AlarmDescription).toMatch(/databaseMaxConnections .* maxConnectionsPercent/);
     expect(byId('ClientConnectionsAlarm').Threshold).toBe(Math.ceil(7168 * 0.8));
     expect(byId('HealthyTasksAlarm')).toEqual(expect.objectContaining({ Threshold: 2, TreatMissingData: 'breaching' }));
   });

@@ -32,13 +32,17 @@ export type MetricKind = 'gauge' | 'counter' | 'events';
 
 export interface MetricSpec {
   readonly name: string;
-  readonly unit: 'Count' | 'None';
+  readonly unit: 'Count' | 'Milliseconds' | 'None';
   readonly kind: MetricKind;
   /** Published once per hostgroup role (dimensions ProxyName, Role) or once per task (ProxyName). */
   readonly perRole: boolean;
   /** The key the sidecar's awk program fills (see `metrics-script.ts`). */
   readonly source: string;
-  /** Table and column, for docs/observability.md and the helpers' documentation. */
+  /**
+   * Table and column, for docs/observability.md and the helpers' documentation. A `source` read
+   * from `stats_mysql_global` is a variable name and `from` starts with `stats_mysql_global.`
+   * (that is how `metrics-script.ts` knows which variables to select).
+   */
   readonly from: string;
   /** The statistic helpers use unless told otherwise. */
   readonly statistic: 'Sum' | 'Average' | 'Minimum' | 'Maximum';
@@ -53,6 +57,10 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'BackendConnectionsFree', unit: 'Count', kind: 'gauge', perRole: true, source: 'ConnFree', from: 'stats_mysql_connection_pool.ConnFree (sum over the servers)', statistic: 'Minimum' },
   { name: 'BackendConnectionErrors', unit: 'Count', kind: 'counter', perRole: true, source: 'ConnERR', from: 'stats_mysql_connection_pool.ConnERR (increase)', statistic: 'Sum' },
   { name: 'QueriesRouted', unit: 'Count', kind: 'counter', perRole: true, source: 'Queries', from: 'stats_mysql_connection_pool.Queries (increase)', statistic: 'Sum' },
+  // Pinning and waiting (RDS Proxy's DatabaseConnectionsCurrentlySessionPinned and BorrowLatency)
+  { name: 'SessionsPinned', unit: 'Count', kind: 'gauge', perRole: true, source: 'pinned', from: 'stats_mysql_processlist: backend connections of the hostgroup held by idle client sessions (command Sleep, an entry of extended_info.backends with a conn)', statistic: 'Maximum' },
+  { name: 'ClientsWaitingForConnection', unit: 'Count', kind: 'gauge', perRole: true, source: 'waiting', from: 'stats_mysql_processlist: sessions of the hostgroup with command Connect (waiting for a backend connection)', statistic: 'Maximum' },
+  { name: 'ConnectionWaitMaxMs', unit: 'Milliseconds', kind: 'gauge', perRole: true, source: 'waitMs', from: 'stats_mysql_processlist.time_ms of those sessions: the longest wait at the sample', statistic: 'Maximum' },
   // per task
   { name: 'WriterAvailable', unit: 'None', kind: 'gauge', perRole: false, source: 'writer', from: 'runtime_mysql_servers: 1 when a server of the writer hostgroup is ONLINE, else 0', statistic: 'Minimum' },
   { name: 'MonitorCheckFailures', unit: 'Count', kind: 'events', perRole: false, source: 'monErrors', from: 'monitor.mysql_server_connect_log.connect_error, mysql_server_ping_log.ping_error, mysql_server_read_only_log.error: rows with an error', statistic: 'Sum' },
@@ -60,6 +68,7 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'ClientConnectionsConnected', unit: 'Count', kind: 'gauge', perRole: false, source: 'Client_Connections_connected', from: 'stats_mysql_global.Client_Connections_connected', statistic: 'Maximum' },
   { name: 'ClientConnectionsCreated', unit: 'Count', kind: 'counter', perRole: false, source: 'Client_Connections_created', from: 'stats_mysql_global.Client_Connections_created (increase)', statistic: 'Sum' },
   { name: 'ClientConnectionsAborted', unit: 'Count', kind: 'counter', perRole: false, source: 'Client_Connections_aborted', from: 'stats_mysql_global.Client_Connections_aborted (increase)', statistic: 'Sum' },
+  { name: 'ConnectTimeouts', unit: 'Count', kind: 'counter', perRole: false, source: 'max_connect_timeouts', from: 'stats_mysql_global.max_connect_timeouts (increase; statements failed with "Max connect timeout reached" after borrowTimeout)', statistic: 'Sum' },
   { name: 'Questions', unit: 'Count', kind: 'counter', perRole: false, source: 'Questions', from: 'stats_mysql_global.Questions (increase)', statistic: 'Sum' },
   { name: 'SlowQueries', unit: 'Count', kind: 'counter', perRole: false, source: 'Slow_queries', from: 'stats_mysql_global.Slow_queries (increase; mysql-long_query_time, 1 s by default)', statistic: 'Sum' },
 ];

@@ -33,6 +33,10 @@ export interface ObservedProxy extends IConstruct {
   metricBackendConnectionsFree(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricBackendConnectionErrors(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricQueriesRouted(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricSessionsPinned(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricClientsWaitingForConnection(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricConnectionWaitMaxMs(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricConnectTimeouts(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricWriterAvailable(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricMonitorCheckFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricMonitorLoginFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
@@ -163,6 +167,17 @@ export function recommendedAlarms(
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    add('ConnectTimeoutsAlarm', {
+      alarmDescription: 'Statements failed on a ProxySQL task after waiting borrowTimeout for a backend connection ("Max connect timeout reached"): '
+        + 'the task\'s share of the database\'s connections is too small for the clients, or idle sessions pin connections (see SessionsPinned and '
+        + 'ClientsWaitingForConnection on the dashboard). Raise databaseMaxConnections (to what the database accepts) or maxConnectionsPercent, '
+        + 'make pinning rarer (the multiplexing variables), or, with no writer, check the database.',
+      metric: proxy.metricConnectTimeouts(),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     if (!Token.isUnresolved(facts.maxClientConnections)) {
       const threshold = Math.max(1, Math.ceil((facts.maxClientConnections * clientPercent) / 100));
       add('ClientConnectionsAlarm', {
@@ -214,6 +229,12 @@ export function proxyDashboard(
         roles((r, p) => proxy.metricBackendConnectionsFree(r, { ...p, label: `${p.label} free` }))),
       graph('Backend connection errors', roles((r, p) => proxy.metricBackendConnectionErrors(r, p))),
       graph('Monitor failures', [proxy.metricMonitorCheckFailures({ label: 'Failed checks' }), proxy.metricMonitorLoginFailures({ label: 'Access denied' })]),
+    );
+    dashboard.addWidgets(
+      graph('Backend connections pinned by idle sessions (max per task)', roles((r, p) => proxy.metricSessionsPinned(r, p))),
+      graph('Statements waiting for a backend connection (max per task)', roles((r, p) => proxy.metricClientsWaitingForConnection(r, p)),
+        roles((r, p) => proxy.metricConnectionWaitMaxMs(r, { ...p, label: `${p.label} longest wait (ms)` }))),
+      graph('Statements failed after borrowTimeout', [proxy.metricConnectTimeouts({ label: 'Max connect timeouts' })]),
     );
     clients = graph('Client connections', [
       proxy.metricClientConnections({ label: 'Open (all tasks)', statistic: 'Sum' }),

@@ -1,6 +1,7 @@
 # Turns one sample of ProxySQL's admin tables (stdin, tab-separated rows as metrics.sh's query
 # returns them: `srv hostgroup status count`, `pool hostgroup server ConnUsed ConnFree ConnERR
-# Queries`, `global name value`, `mon errors denied watermark`) into CloudWatch Embedded Metric
+# Queries`, `proc hostgroup pinned waiting longestWaitMs`, `global name value`, `mon errors denied
+# watermark`) into CloudWatch Embedded Metric
 # Format lines on stdout: one per hostgroup role and one for the task.
 #
 # Variables (-v): `catalog` (the metric catalog of src/config/metrics.ts as `name unit kind perRole
@@ -46,6 +47,11 @@ $1 == "pool" && ($2 in role) {
   val[r SUBSEP "ConnUsed"] += $4; val[r SUBSEP "ConnFree"] += $5
   counter("ConnERR/" $2 "/" $3, r, "ConnERR", $6)
   counter("Queries/" $2 "/" $3, r, "Queries", $7)
+}
+$1 == "proc" && ($2 in role) {
+  r = role[$2]
+  val[r SUBSEP "pinned"] += $3; val[r SUBSEP "waiting"] += $4
+  if ($5 + 0 > val[r SUBSEP "waitMs"]) val[r SUBSEP "waitMs"] = $5 + 0
 }
 $1 == "global" { g[$2] = $3 }
 $1 == "mon" { val["" SUBSEP "monErrors"] = $2; val["" SUBSEP "monDenied"] = $3; since = $4 }

@@ -10,66 +10,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as mysql from 'mysql2/promise';
+import { FAST, moreSamples, role, samples } from './emf';
 import { DataplaneStack, deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
 import { METRICS_NAMESPACE } from '../../src/config/metrics';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
-import { disposeAllTasks, ProxySqlTask, startTask, TaskContainer, TaskSecrets } from '../fixtures/proxysql-task';
-
-const FAST = { PROXYSQL_METRICS_INTERVAL_SECONDS: () => '1' };
-const UNITS = new Set(['Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilobytes', 'Megabytes', 'Gigabytes', 'Terabytes', 'Bits',
-  'Kilobits', 'Megabits', 'Gigabits', 'Terabits', 'Percent', 'Count', 'Bytes/Second', 'Kilobytes/Second', 'Megabytes/Second',
-  'Gigabytes/Second', 'Terabytes/Second', 'Bits/Second', 'Kilobits/Second', 'Megabits/Second', 'Gigabits/Second',
-  'Terabits/Second', 'Count/Second', 'None']);
-
-interface Directive { Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit?: string }> }
-type Emf = Record<string, unknown> & { _aws: { Timestamp: number; CloudWatchMetrics: Directive[] } };
-
-/**
- * Parse one log line as an EMF document and check it against the specification: a JSON object with
- * `_aws.Timestamp` (epoch ms) and `_aws.CloudWatchMetrics` (directives with a Namespace, dimension
- * sets of at most 30 names, metric definitions with a Name and a valid Unit), and every dimension
- * and metric it names a top-level member: dimensions strings, metrics numbers.
- */
-function parseEmf(line: string): Emf {
-  const doc = JSON.parse(line) as Emf;
-  const fail = (why: string) => { throw new Error(`not valid EMF (${why}): ${line}`); };
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('not an object');
-  const aws = doc._aws;
-  if (typeof aws !== 'object' || aws === null) fail('no _aws object');
-  if (typeof aws.Timestamp !== 'number' || !Number.isInteger(aws.Timestamp) || Math.abs(aws.Timestamp - Date.now()) > 3_600_000) fail('Timestamp');
-  if (!Array.isArray(aws.CloudWatchMetrics) || aws.CloudWatchMetrics.length === 0) fail('CloudWatchMetrics');
-  for (const d of aws.CloudWatchMetrics) {
-    if (typeof d.Namespace !== 'string' || d.Namespace.length === 0 || d.Namespace.startsWith('AWS/')) fail('Namespace');
-    if (!Array.isArray(d.Dimensions)) fail('Dimensions');
-    for (const set of d.Dimensions) {
-      if (!Array.isArray(set) || set.length > 30) fail('dimension set');
-      for (const name of set) if (typeof doc[name] !== 'string' || (doc[name] as string).length === 0) fail(`dimension ${name} is not a top-level string`);
-    }
-    if (!Array.isArray(d.Metrics) || d.Metrics.length === 0 || d.Metrics.length > 100) fail('Metrics');
-    for (const m of d.Metrics) {
-      if (typeof m.Name !== 'string' || m.Name.length === 0) fail('metric Name');
-      if (m.Unit !== undefined && !UNITS.has(m.Unit)) fail(`Unit ${m.Unit}`);
-      if (typeof doc[m.Name] !== 'number' || !Number.isFinite(doc[m.Name] as number)) fail(`metric ${m.Name} is not a top-level number`);
-    }
-  }
-  return doc;
-}
-
-/** Every line the sidecar printed, each checked as EMF. */
-function samples(c: TaskContainer): Emf[] {
-  return c.log().split('\n').filter((l) => l !== '').map(parseEmf);
-}
-
-const role = (r: string | undefined) => (doc: Emf) => doc.Role === r;
-
-/** Wait until the sidecar has printed `count` more task-level lines than `after`. */
-function moreSamples(c: TaskContainer, after: number, count = 1): Promise<Emf[]> {
-  return waitFor(`${count} more samples`, async () => {
-    const task = samples(c).filter(role(undefined));
-    return task.length >= after + count ? task : undefined;
-  }, 20_000, 200);
-}
+import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
 
 async function readersQueries(task: ProxySqlTask): Promise<number> {
   const [row] = await task.admin<Array<{ q: string | null }>>('SELECT SUM(Queries) AS q FROM stats_mysql_connection_pool WHERE hostgroup = 20');
