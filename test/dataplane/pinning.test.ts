@@ -123,7 +123,7 @@ describeDataplane('dataplane: pinned sessions and clients waiting for a connecti
 
   test('more slow writes than the writer\'s pool → ClientsWaitingForConnection > 0, ConnectionWaitMaxMs ≈ the wait the clients saw, ConnectTimeouts = the statements that failed after borrowTimeout', async () => {
     // A small budget: 30 connections × 90 % − 15 reserved, over up to 4 tasks → 2 writer connections a task.
-    const borrowTimeoutMs = 6000;
+    const borrowTimeoutMs = 9000;
     const s = endpointsProxyStack({
       backend: { databaseMaxConnections: 30 },
       proxy: { borrowTimeout: Duration.seconds(borrowTimeoutMs / 1000) },
@@ -138,10 +138,12 @@ describeDataplane('dataplane: pinned sessions and clients waiting for a connecti
     const metrics = task.startContainer('metrics', FAST);
     await moreSamples(metrics, 0);
 
-    // 6 statements of 4 s on 2 connections: 2 run at once, 2 more after 4 s; the last 2 would start
-    // at 8 s and time out at 6 s instead.
+    // 6 statements of 6 s on 2 connections: 2 run at once, 2 more after 6 s; the last 2 would start
+    // at 12 s and time out at 9 s instead. Each side is 3 s from borrowTimeout: ProxySQL hands over a
+    // freed connection and fires its timeout on a ~2 s poll, and with a 2 s margin (4 s sleeps, 6 s
+    // timeout) the second pair also timed out on a loaded CI machine.
     const clients = 6;
-    const sleepS = 4;
+    const sleepS = 6;
     const conns = await Promise.all(Array.from({ length: clients }, () => task.client(app.username, app.password, { database: app.dbname })));
     const t0 = Date.now();
     const results = await Promise.all(conns.map((c) => c.query(`SELECT SLEEP(${sleepS}) FOR UPDATE`).then(
