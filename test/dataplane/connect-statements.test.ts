@@ -5,8 +5,7 @@
  * connect; afterwards no idle session holds a backend connection (`stats_mysql_processlist`) and the
  * pool has none in use (`stats_mysql_connection_pool.ConnUsed`).
  */
-import * as mysql from 'mysql2/promise';
-import { deployTask, endpointsProxyStack, secretValues } from './topology';
+import { deployTask, endpointsProxyStack, onWriter, secretValues } from './topology';
 import { ProxySqlEngine } from '../../src';
 import { CONNECTOR_J_MARIADB, OTHERS, SQLALCHEMY } from '../fixtures/connect-statements';
 import { connectorJMissing, startProbe } from '../fixtures/connectorj';
@@ -30,10 +29,7 @@ describeDataplane('dataplane: statements drivers send on every connection leave 
     const secrets = secretValues(s, pair);
     app = secrets[s.ids.app];
     task = await deployTask(s, pair, secrets);
-    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-    await direct.query('CREATE TABLE utf8_probe (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(64) CHARACTER SET utf8mb4)');
-    await direct.end();
-    await pair.sync();
+    await onWriter(pair, app.dbname, ['CREATE TABLE utf8_probe (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(64) CHARACTER SET utf8mb4)']);
   });
 
   afterAll(async () => {

@@ -5,7 +5,7 @@
  * (asserted, so docs/backends.md cannot drift).
  */
 import * as mysql from 'mysql2/promise';
-import { DataplaneStack, endpointsProxyStack, pairServers, runBootstrap, secretValues } from './topology';
+import { DataplaneStack, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues } from './topology';
 import { ProxySqlEngine } from '../../src';
 import { connectorJMissing, startProbe } from '../fixtures/connectorj';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
@@ -36,10 +36,7 @@ describeDataplane('dataplane: engine MariaDB (ProxySqlEngine.mariaDb) against th
     await runBootstrap(s, pair, secrets);
     // Both stacks name their secrets alike: the default one runs on the same users.
     [maria, mysql8] = await Promise.all([s, sDefault].map((x) => startTask({ template: x.template, secrets, servers: pairServers(pair) })));
-    const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-    await direct.query('CREATE TABLE utf8_probe (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)');
-    await direct.end();
-    await pair.sync();
+    await onWriter(pair, app.dbname, ['CREATE TABLE utf8_probe (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)']);
   });
 
   afterAll(async () => {

@@ -6,7 +6,7 @@
  * a form answered from a wrong backend connection would return the other client's id.
  */
 import * as mysql from 'mysql2/promise';
-import { DataplaneStackOptions, deployTask, endpointsProxyStack, secretValues } from './topology';
+import { DataplaneStackOptions, deployTask, endpointsProxyStack, onWriter, secretValues } from './topology';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask } from '../fixtures/proxysql-task';
@@ -29,10 +29,7 @@ export async function lastInsertIdHarness(options: DataplaneStackOptions = {}): 
   const secrets = secretValues(s, pair);
   const app = secrets[s.ids.app] as AppCredentials;
   const task = await deployTask(s, pair, secrets);
-  const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-  await direct.query('CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(8))');
-  await direct.end();
-  await pair.sync();
+  await onWriter(pair, app.dbname, ['CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(8))']);
   const a = await task.client(app.username, app.password, { database: app.dbname, multipleStatements: true });
   const b = await task.client(app.username, app.password, { database: app.dbname, multipleStatements: true });
   return { pair, task, app, a, b };

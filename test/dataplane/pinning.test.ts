@@ -15,7 +15,7 @@ import { Emf, FAST, moreSamples, role, samples } from './emf';
 import { deployTask, endpointsProxyStack, secretValues, waitFor } from './topology';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
-import { disposeAllTasks, ProxySqlTask, TaskContainer } from '../fixtures/proxysql-task';
+import { disposeAllTasks, TaskContainer } from '../fixtures/proxysql-task';
 
 type App = { username: string; password: string; dbname: string };
 

@@ -4,7 +4,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as mysql from 'mysql2/promise';
-import { DataplaneStack, deployTask, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { DataplaneStack, deployTask, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { coldBurst } from './workloads';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
@@ -36,11 +36,7 @@ describeDataplane('dataplane: connection budget', () => {
     // Two tasks of the same service, side by side.
     tasks = await Promise.all([0, 1].map(() => startTask({ template: s.template, secrets, servers: pairServers(pair) })));
     const app = secrets[s.ids.app];
-    const setup = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-    await setup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))');
-    await setup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-    await setup.end();
-    await pair.sync();
+    await onWriter(pair, app.dbname, ['CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))', "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')"]);
   });
 
   afterAll(async () => {

@@ -5,7 +5,7 @@
  * 1 = primary, 2 = replica).
  */
 import * as mysql from 'mysql2/promise';
-import { DataplaneStackOptions, deployTask, endpointsProxyStack, secretValues } from './topology';
+import { DataplaneStackOptions, deployTask, endpointsProxyStack, onWriter, secretValues } from './topology';
 import { QueryRules, RuleDestination } from '../../src';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
@@ -23,10 +23,7 @@ async function routingSetup(options: DataplaneStackOptions, ddl: string[]) {
   const secrets = secretValues(s, pair);
   const app = secrets[s.ids.app] as AppCredentials;
   const task = await deployTask(s, pair, secrets);
-  const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database: app.dbname });
-  for (const sql of ddl) await direct.query(sql);
-  await direct.end();
-  await pair.sync();
+  await onWriter(pair, app.dbname, ddl);
   const conn = await task.client(app.username, app.password, { database: app.dbname });
   return { pair, task, app, conn };
 }

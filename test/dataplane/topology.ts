@@ -9,6 +9,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { CloudFormationCustomResourceCreateEvent } from 'aws-lambda';
 import { Construct } from 'constructs';
+import * as mysql from 'mysql2/promise';
 import { EndpointsBackendOptions, ProxySqlBackend, ProxySqlFargate, ProxySqlFargateProps } from '../../src';
 import { BootstrapProperties, makeHandler } from '../../src/bootstrap/bootstrap.lambda';
 import { DatabaseCredentials } from '../../src/bootstrap/secrets';
@@ -141,6 +142,20 @@ export async function deployTask(
 ): Promise<ProxySqlTask> {
   await runBootstrap(s, pair, secrets);
   return startTask({ template: s.template, secrets, servers: pairServers(pair), ...extra });
+}
+
+/**
+ * Run `statements` on the writer directly (as the fixture's admin, in `database`: the bootstrap's
+ * application database), then wait until the replica has them, so that reads through the proxy see them.
+ */
+export async function onWriter(pair: ReplicatedPair, database: string, statements: string[]): Promise<void> {
+  const direct = await mysql.createConnection({ host: pair.primary.host, port: pair.primary.port, ...pair.admin, database });
+  try {
+    for (const sql of statements) await direct.query(sql);
+  } finally {
+    await direct.end();
+  }
+  await pair.sync();
 }
 
 /** Poll until `check` returns a value (not undefined), or fail after `timeoutMs`. */
