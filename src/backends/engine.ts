@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { DEFAULTS } from '../config/model';
 
 /**
  * The database engine behind `ProxySqlBackend.fromEndpoints`: what ProxySQL tells clients in the
@@ -13,7 +14,7 @@ export class ProxySqlEngine {
    * MySQL 8.0 (Aurora MySQL 3, RDS for MySQL 8.0, self-managed 8.0): version 8.0.39 and ProxySQL's
    * own charset defaults, as the proxy announced before the engine was a prop.
    */
-  public static readonly MYSQL_8_0 = new ProxySqlEngine('8.0.39');
+  public static readonly MYSQL_8_0 = new ProxySqlEngine(DEFAULTS.serverVersion);
 
   /**
    * MariaDB (10.x, 11.x). The proxy announces `5.5.5-<version>-MariaDB`, as MariaDB itself does, so
