@@ -88,7 +88,8 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly minCapacity?: number;
   /**
-   * Most tasks autoscaling runs. The connection budget divides the database's connections among
+   * Most tasks autoscaling runs. The static share of the connection budget (what a task uses until
+   * it has counted the running tasks, or when it cannot) divides the database's connections among
    * this many tasks (doubled during a deployment), so it must be a literal number, not a token.
    *
    * @default - 3 × minCapacity, at least 6
@@ -96,9 +97,11 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
   readonly maxCapacity?: number;
   /**
    * Share of the database's own `max_connections` (per server) that all ProxySQL tasks together may
-   * use (RDS Proxy's name). The proxy divides it among the most tasks it can run — `maxCapacity`,
-   * doubled while a deployment runs old and new tasks side by side — after keeping connections for
-   * each task's monitor, the bootstrap and operators; see `backendConnectionsPerServer`. 1–100; not a token.
+   * use (RDS Proxy's name). Each task counts the tasks that run and takes its share of it, after
+   * connections kept for each task's monitor and fleet counter, the bootstrap and operators; until
+   * it has counted, or when it cannot, it takes the share for the most tasks that can run
+   * (`maxCapacity`, doubled while a deployment runs old and new tasks side by side): see
+   * `backendConnectionsPerServer` and docs/protecting-the-database.md. 1–100; not a token.
    *
    * @default 90
    */

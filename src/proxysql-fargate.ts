@@ -67,8 +67,10 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly monitorSecret: secretsmanager.ISecret;
   /**
    * Backend connections one task may open to one database server (ProxySQL `max_connections` of
-   * each hostgroup row): the connection budget. All tasks together, during a deployment too, stay
-   * within `maxConnectionsPercent` of the database's `max_connections`.
+   * each hostgroup row) when the most tasks run: the static share of the connection budget, which a
+   * task uses until it has counted the running tasks (then it takes the larger share for that count)
+   * and whenever it cannot count them. All tasks together, during a deployment too, stay within
+   * `maxConnectionsPercent` of the database's `max_connections`.
    */
   public readonly backendConnectionsPerServer: number;
   /** The log group of the ProxySQL container. */
@@ -236,6 +238,14 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   /** Backend connections in use in the hostgroup (`stats_mysql_connection_pool.ConnUsed`; maximum over the tasks). */
   public metricBackendConnectionsUsed(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.proxySqlMetric('BackendConnectionsUsed', role, props);
+  }
+
+  /**
+   * Backend connections the task may open to the hostgroup now (the `max_connections` of its ONLINE
+   * rows: the task's share of the connection budget, which follows the tasks running; minimum over the tasks).
+   */
+  public metricBackendConnectionsLimit(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.proxySqlMetric('BackendConnectionsLimit', role, props);
   }
 
   /** Idle pooled backend connections of the hostgroup (`stats_mysql_connection_pool.ConnFree`; minimum over the tasks). */

@@ -256,10 +256,17 @@ describe('ProxySqlFargate dashboard and alarms', () => {
     expect(byId('NoWriterAlarm')).toEqual(expect.objectContaining({ MetricName: 'WriterAvailable', Threshold: 1, ComparisonOperator: 'LessThanThreshold', Statistic: 'Minimum' }));
     // The writer is listed among the readers for fallback reads: it does not count as a reader.
     expect(byId('NoReaderAlarm')).toEqual(expect.objectContaining({ Threshold: 1, ComparisonOperator: 'LessThanOrEqualToThreshold', Statistic: 'Maximum' }));
-    const perServer = proxy.backendConnectionsPerServer;
-    const small = Math.max(1, Math.floor(perServer / 4));
-    expect(byId('WriterPoolSaturatedAlarm').Threshold).toBe(Math.ceil((perServer - small) * 0.9));
-    expect(byId('ReadersPoolSaturatedAlarm').Threshold).toBe(Math.ceil((2 * perServer + small) * 0.9));
+    // Used against the share each task reports now (it follows the tasks that run): 90 %.
+    for (const [id, roleName] of [['WriterPoolSaturatedAlarm', 'writer'], ['ReadersPoolSaturatedAlarm', 'readers']]) {
+      const alarm = byId(id);
+      expect(alarm.Threshold).toBe(90);
+      expect(alarm.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+      expect(alarm.Metrics).toEqual(expect.arrayContaining([
+        expect.objectContaining({ Expression: 'IF(limit > 0, 100 * used / limit, 0)', ReturnData: true }),
+        expect.objectContaining({ Id: 'used', ReturnData: false, MetricStat: expect.objectContaining({ Stat: 'Maximum', Metric: expect.objectContaining({ MetricName: 'BackendConnectionsUsed', Dimensions: expect.arrayContaining([{ Name: 'Role', Value: roleName }]) }) }) }),
+        expect.objectContaining({ Id: 'limit', ReturnData: false, MetricStat: expect.objectContaining({ Stat: 'Minimum', Metric: expect.objectContaining({ MetricName: 'BackendConnectionsLimit', Dimensions: expect.arrayContaining([{ Name: 'Role', Value: roleName }]) }) }) }),
+      ]));
+    }
     // 2048 MiB: (2048 - 256) × 4 = 7168 client connections; 80 %.
     // Every statement that fails after borrowTimeout counts.
     expect(byId('ConnectTimeoutsAlarm')).toEqual(expect.objectContaining({

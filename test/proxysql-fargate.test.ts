@@ -469,21 +469,25 @@ describe('ProxySqlFargate connection budget', () => {
 
   test('GIVEN the default Aurora backend (db.r7g.large: 1000) THEN 12 tasks at most (6 × 200 % during a deployment) share 90 % minus the monitors\' and operators\' reserve', () => {
     const { proxy, template } = proxyWith();
-    // floor((900 - 3 - 3 × 12) / 12) = 71 per task and server
-    expect(proxy.backendConnectionsPerServer).toBe(71);
-    // The writer splits its share between writes (54) and fallback reads (17); the reader keeps 71.
-    expect(serverCaps(template)).toEqual([54, 17, 71]);
+    // floor((900 - 3 - (3 + 1) × 12) / 12) = 70 per task and server: 3 for each task's monitor, 1 for its fleet counter
+    expect(proxy.backendConnectionsPerServer).toBe(70);
+    // The writer splits its share between writes (53) and fallback reads (17); the reader keeps 70.
+    expect(serverCaps(template)).toEqual([53, 17, 70]);
+    // With fewer tasks running, each takes more: floor((900 - 3 - 4n) / n) for n = 1 … 12, a quarter of it for fallback reads.
+    const shares = Array.from({ length: 12 }, (_, i) => Math.floor((900 - 3 - 4 * (i + 1)) / (i + 1)));
+    expect(shares.slice(0, 2)).toEqual([893, 444]);
+    expect(renderedConfig(template)).toContain(`# cdk-proxysql server_shares=10,20,1000,${shares.map((n) => `${n}:${Math.floor(n / 4)}`).join(',')}\\n`);
     // Instances Aurora discovery adds later get the same cap, applied after start.
     expect(renderedConfig(template).replace(/\\/g, '')).toContain('# cdk-proxysql after_start=INSERT OR REPLACE INTO mysql_hostgroup_attributes (hostgroup_id, servers_defaults) '
-      + 'VALUES (10, \'{"max_connections":71,"use_ssl":1}\'), (20, \'{"weight":1000,"max_connections":71,"use_ssl":1}\'); LOAD MYSQL SERVERS TO RUNTIME;');
+      + 'VALUES (10, \'{"max_connections":70,"use_ssl":1}\'), (20, \'{"weight":1000,"max_connections":70,"use_ssl":1}\'); LOAD MYSQL SERVERS TO RUNTIME;');
     expect(renderedConfig(template)).toContain('connect_timeout_server_max=30000');
   });
 
   test.each([
-    ['db.t4g.medium (90)', { instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) }, 3],
-    ['Serverless v2 up to 4 ACU (135)', { serverlessV2: true }, 6],
-    ['Serverless v2 up to 16 ACU (2000)', { serverlessV2: true, serverlessV2MaxCapacity: 16 }, 146],
-    ['a custom parameter group (databaseMaxConnections 500)', { databaseMaxConnections: 500 }, 34],
+    ['db.t4g.medium (90)', { instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) }, 2],
+    ['Serverless v2 up to 4 ACU (135)', { serverlessV2: true }, 5],
+    ['Serverless v2 up to 16 ACU (2000)', { serverlessV2: true, serverlessV2MaxCapacity: 16 }, 145],
+    ['a custom parameter group (databaseMaxConnections 500)', { databaseMaxConnections: 500 }, 33],
   ])('GIVEN AuroraBackend with %s THEN the cap follows', (_label, dbProps, cap) => {
     const stack = new Stack(new App(), 'Test');
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
@@ -502,13 +506,13 @@ describe('ProxySqlFargate connection budget', () => {
       databaseMaxConnections: 100,
       ...extra,
     });
-    // floor((90 - 3 - 3 × 4) / 4) = 18
+    // floor((90 - 3 - 4 × 4) / 4) = 17
     const p1 = new ProxySqlFargate(f.stack, 'P1', { vpc: f.vpc, backend: backend(), maxCapacity: 2 });
-    expect(p1.backendConnectionsPerServer).toBe(18);
+    expect(p1.backendConnectionsPerServer).toBe(17);
     const p2 = new ProxySqlFargate(f.stack, 'P2', { vpc: f.vpc, backend: backend(), maxCapacity: 2, writerIsAlsoReader: true });
-    expect(p2.backendConnectionsPerServer).toBe(9);
+    expect(p2.backendConnectionsPerServer).toBe(8);
     const p3 = new ProxySqlFargate(f.stack, 'P3', { vpc: f.vpc, backend: backend(), maxCapacity: 2, maxConnectionsPercent: 50 });
-    expect(p3.backendConnectionsPerServer).toBe(8);
+    expect(p3.backendConnectionsPerServer).toBe(7);
     Annotations.fromStack(f.stack).hasNoWarning('*', Match.stringLikeRegexp('databaseMaxConnections'));
   });
 
@@ -518,8 +522,38 @@ describe('ProxySqlFargate connection budget', () => {
       writer: { host: 'db.example.internal', port: 3306 }, adminSecret: f.db.masterSecret, appUserSecrets: [f.db.appUserSecret],
     });
     const proxy = new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend, maxCapacity: 2 });
-    expect(proxy.backendConnectionsPerServer).toBe(18);
+    expect(proxy.backendConnectionsPerServer).toBe(17);
     Annotations.fromStack(f.stack).hasWarning('/Test/P', Match.stringLikeRegexp('assumes 100 per server. Pass databaseMaxConnections'));
+  });
+
+  test('GIVEN so small a share that the usual tasks get fewer than 10 writer connections each THEN the synth warns, naming the props; the defaults and the small reference instance do not', () => {
+    const f = fixture();
+    const backend = ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 },
+      readers: [{ host: 'r.example.internal', port: 3306 }],
+      adminSecret: f.db.masterSecret,
+      databaseMaxConnections: 60,
+      appUserSecrets: [f.db.appUserSecret],
+    });
+    // 4 tasks running: floor((54 - 3 - 4 × 4) / 4) = 8 per server, of which the writer keeps 6 (2 for fallback reads); 8 tasks: 2.
+    new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend, minCapacity: 4, maxCapacity: 4 });
+    Annotations.fromStack(f.stack).hasWarning('/Test/P', Match.stringLikeRegexp(
+      'With 4 tasks running \\(minCapacity\\) each task may open only 6 connections to the writer, and 2 per server when the most tasks run: .*'
+      + 'Raise the backend\'s databaseMaxConnections .*or maxConnectionsPercent, or lower minCapacity and maxCapacity'));
+    // Two tasks of the same backend: floor((54 - 3 - 8) / 2) = 21, the writer keeps 16.
+    const two = fixture();
+    new ProxySqlFargate(two.stack, 'P', { vpc: two.vpc, backend: ProxySqlBackend.fromEndpoints({
+      writer: { host: 'db.example.internal', port: 3306 }, readers: [{ host: 'r.example.internal', port: 3306 }],
+      adminSecret: two.db.masterSecret, databaseMaxConnections: 60, appUserSecrets: [two.db.appUserSecret],
+    }), maxCapacity: 2 });
+    Annotations.fromStack(two.stack).hasNoWarning('*', Match.stringLikeRegexp('connections to the writer'));
+    const { f: defaults } = proxyWith();
+    Annotations.fromStack(defaults.stack).hasNoWarning('*', Match.stringLikeRegexp('connections to the writer'));
+    const small = new Stack(new App(), 'Small');
+    const vpc = new ec2.Vpc(small, 'Vpc', { maxAzs: 2 });
+    const db = new AuroraBackend(small, 'Db', { vpc, instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) });
+    new ProxySqlFargate(small, 'Proxy', { vpc, backend: db });
+    Annotations.fromStack(small).hasNoWarning('*', Match.stringLikeRegexp('connections to the writer'));
   });
 
   test('a fleet the database cannot hold is refused, naming maxCapacity and the way out', () => {
@@ -531,7 +565,7 @@ describe('ProxySqlFargate connection budget', () => {
       appUserSecrets: [f.db.appUserSecret],
     });
     expect(() => new ProxySqlFargate(f.stack, 'P', { vpc: f.vpc, backend, maxCapacity: 6 }))
-      .toThrow(/maxCapacity is too large for the database: the connection budget leaves no backend connection per task: 45 × 90 % = 40 for up to 12 tasks, of which 39 are reserved .*lower maxCapacity, or raise databaseMaxConnections \/ maxConnectionsPercent \(got 6\)/);
+      .toThrow(/maxCapacity is too large for the database: the connection budget leaves no backend connection per task: 45 × 90 % = 40 for up to 12 tasks, of which 51 are reserved .*lower maxCapacity, or raise databaseMaxConnections \/ maxConnectionsPercent \(got 6\)/);
   });
 
   test.each([
@@ -796,18 +830,18 @@ describe('ProxySqlFargate reads falling back to the writer', () => {
   test('GIVEN a budget of one connection per server THEN the fallback is left out with a warning naming the ways out; asked for explicitly, it is refused', () => {
     const stack = new Stack(new App(), 'Test');
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
-    // db.t4g.medium (90) for up to 18 tasks: floor((81 - 3 - 54) / 18) = 1 per task and server.
+    // db.t4g.medium (90) for up to 14 tasks: floor((81 - 3 - 4 × 14) / 14) = 1 per task and server.
     const db = new AuroraBackend(stack, 'Db', { vpc, instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) });
-    const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, maxCapacity: 9 });
+    const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend: db, maxCapacity: 7 });
     expect(proxy.backendConnectionsPerServer).toBe(1);
     Annotations.fromStack(stack).hasWarning('/Test/Proxy', Match.stringLikeRegexp('Reads will not fall back to the writer .* \\(1 per task and server\\)'));
-    expect(renderedConfig(Template.fromStack(stack))).not.toContain('reader_fallback');
-    expect(() => new ProxySqlFargate(stack, 'Explicit', { vpc, backend: db, maxCapacity: 9, readsFallBackToWriter: true }))
+    expect(renderedConfig(Template.fromStack(stack))).toMatch(/# cdk-proxysql server_shares=10,20,0,(\d+:0,){13}1:0\\n/);
+    expect(() => new ProxySqlFargate(stack, 'Explicit', { vpc, backend: db, maxCapacity: 7, readsFallBackToWriter: true }))
       .toThrow(/readsFallBackToWriter needs a connection budget of at least 2 per server .* \(got 1\)/);
   });
 
   test('GIVEN the default backend THEN the writer is a fallback reader, and readsFallBackToWriter: false keeps reads off it', () => {
-    expect(renderedConfig(proxyWith().template)).toContain('# cdk-proxysql reader_fallback=10,20,17,71,1000');
-    expect(renderedConfig(proxyWith({ readsFallBackToWriter: false }).template)).not.toContain('reader_fallback');
+    expect(renderedConfig(proxyWith().template)).toMatch(/# cdk-proxysql server_shares=10,20,1000,893:223,444:111,.*,70:17\\n/);
+    expect(renderedConfig(proxyWith({ readsFallBackToWriter: false }).template)).toMatch(/# cdk-proxysql server_shares=10,20,0,893:0,444:0,.*,70:0\\n/);
   });
 });

@@ -10,7 +10,7 @@ import { Checks, HOSTGROUP_TOKEN } from './tables/checks';
 import { HostgroupFacts, hostgroupFacts, renderHostgroups, validateHostgroups } from './tables/hostgroups';
 import { Template } from './tables/libconfig';
 import { renderMysqlQueryRules, validateMysqlQueryRules } from './tables/mysql-query-rules';
-import { renderMysqlServers, validateMysqlServers } from './tables/mysql-servers';
+import { renderMysqlServers, validateMysqlServers, writerRowBudget } from './tables/mysql-servers';
 import { renderMysqlUsers, validateMysqlUsers } from './tables/mysql-users';
 import { maxClientConnections, renderMysqlVariables, validateMysqlVariables } from './tables/mysql-variables';
 import { ProxySqlUserOptions } from './users';
@@ -52,6 +52,11 @@ export class ProxySqlConfiguration {
   /** `mysql-max_connections`: client connections one task accepts (a token when given as one). */
   public get maxClientConnections(): number {
     return maxClientConnections(this.model);
+  }
+
+  /** Backend connections of the writer hostgroup out of a server budget of `full` (fallback reads keep a quarter). */
+  public writerShareOf(full: number): number {
+    return writerRowBudget(this.model, full);
   }
 
   /** What the metrics, dashboard and alarms need to know of the hostgroups (see `HostgroupFacts`). */

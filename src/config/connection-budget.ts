@@ -13,6 +13,8 @@
 export const RESERVED_CONNECTIONS = 3;
 /** Connections one task's monitor may hold to one server (connect, ping and read_only checks). */
 export const MONITOR_CONNECTIONS_PER_TASK = 3;
+/** The task's fleet counter (`fleet-share.sh`): one short connection to the writer every 2 s. */
+export const COUNTER_CONNECTIONS_PER_TASK = 1;
 
 export interface ConnectionBudgetInput {
   /** The database server's own `max_connections`. */
@@ -35,8 +37,13 @@ export interface ConnectionBudget {
   readonly reserved: number;
   /** What one task may open to one server, over all its hostgroups. */
   readonly perTask: number;
-  /** ProxySQL `mysql_servers.max_connections` of each row. */
+  /** ProxySQL `mysql_servers.max_connections` of each row: the static share, safe for `maxTasks` tasks. */
   readonly perRow: number;
+  /**
+   * The share of each row when only n tasks run, for n = 1 … maxTasks (`fleetShares[n - 1]`; the
+   * last is `perRow`): what `fleet-share.sh` gives its task once it has counted the running tasks.
+   */
+  readonly fleetShares: number[];
 }
 
 /**
@@ -45,14 +52,23 @@ export interface ConnectionBudget {
  */
 export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget | string {
   const fleetShare = Math.floor((input.databaseMaxConnections * input.maxConnectionsPercent) / 100);
-  const reserved = RESERVED_CONNECTIONS + MONITOR_CONNECTIONS_PER_TASK * input.maxTasks;
-  const perTask = Math.floor((fleetShare - reserved) / input.maxTasks);
-  const perRow = Math.floor(perTask / input.rowsPerServer);
+  const shareOf = (tasks: number) => {
+    const reserved = reservedFor(tasks);
+    const perTask = Math.floor((fleetShare - reserved) / tasks);
+    return { reserved, perTask, perRow: Math.floor(perTask / input.rowsPerServer) };
+  };
+  const { reserved, perTask, perRow } = shareOf(input.maxTasks);
   if (perRow < 1) {
     return `leaves no backend connection per task: ${input.databaseMaxConnections} × ${input.maxConnectionsPercent} % = ${fleetShare} `
       + `for up to ${input.maxTasks} tasks, of which ${reserved} are reserved for the monitors, the bootstrap and operators`;
   }
-  return { fleetShare, reserved, perTask, perRow };
+  const fleetShares = Array.from({ length: input.maxTasks }, (_, i) => shareOf(i + 1).perRow);
+  return { fleetShare, reserved, perTask, perRow, fleetShares };
+}
+
+/** What n running tasks leave unused on each server: their monitors and counters, the bootstrap and operators. */
+function reservedFor(tasks: number): number {
+  return RESERVED_CONNECTIONS + (MONITOR_CONNECTIONS_PER_TASK + COUNTER_CONNECTIONS_PER_TASK) * tasks;
 }
 
 /**

@@ -47,11 +47,11 @@ const PROCESSLIST_SQL = "SELECT 'proc', hg, SUM(pinned), SUM(waiting), MAX(waite
 
 /**
  * One admin round trip; `@SINCE@` is the monitor watermark (the newest `time_start_us` seen so far).
- * Rows: `srv hostgroup status count`, `pool hostgroup server ConnUsed ConnFree ConnERR Queries`,
+ * Rows: `srv hostgroup status count max_connections`, `pool hostgroup server ConnUsed ConnFree ConnERR Queries`,
  * `proc hostgroup pinned waiting longestWaitMs`, `global name value`, `mon errors denied watermark`.
  */
 export const METRICS_SQL = [
-  "SELECT 'srv', hostgroup_id, status, COUNT(*) FROM runtime_mysql_servers GROUP BY hostgroup_id, status;",
+  "SELECT 'srv', hostgroup_id, status, COUNT(*), SUM(max_connections) FROM runtime_mysql_servers GROUP BY hostgroup_id, status;",
   "SELECT 'pool', hostgroup, srv_host || ':' || srv_port, ConnUsed, ConnFree, ConnERR, Queries FROM stats_mysql_connection_pool;",
   PROCESSLIST_SQL,
   `SELECT 'global', Variable_Name, Variable_Value FROM stats_mysql_global WHERE Variable_Name IN (${GLOBAL_VARIABLES.map((v) => `'${v}'`).join(', ')});`,

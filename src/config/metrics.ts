@@ -55,6 +55,7 @@ export const METRICS: readonly MetricSpec[] = [
   { name: 'ServersNotOnline', unit: 'Count', kind: 'gauge', perRole: true, source: 'offline', from: 'runtime_mysql_servers: rows with another status (SHUNNED, OFFLINE_SOFT, OFFLINE_HARD)', statistic: 'Maximum' },
   { name: 'BackendConnectionsUsed', unit: 'Count', kind: 'gauge', perRole: true, source: 'ConnUsed', from: 'stats_mysql_connection_pool.ConnUsed (sum over the servers)', statistic: 'Maximum' },
   { name: 'BackendConnectionsFree', unit: 'Count', kind: 'gauge', perRole: true, source: 'ConnFree', from: 'stats_mysql_connection_pool.ConnFree (sum over the servers)', statistic: 'Minimum' },
+  { name: 'BackendConnectionsLimit', unit: 'Count', kind: 'gauge', perRole: true, source: 'limit', from: 'runtime_mysql_servers.max_connections of the hostgroup\'s ONLINE rows (summed): what the task may open now, its share of the connection budget', statistic: 'Minimum' },
   { name: 'BackendConnectionErrors', unit: 'Count', kind: 'counter', perRole: true, source: 'ConnERR', from: 'stats_mysql_connection_pool.ConnERR (increase)', statistic: 'Sum' },
   { name: 'QueriesRouted', unit: 'Count', kind: 'counter', perRole: true, source: 'Queries', from: 'stats_mysql_connection_pool.Queries (increase)', statistic: 'Sum' },
   // Pinning and waiting (RDS Proxy's DatabaseConnectionsCurrentlySessionPinned and BorrowLatency)

@@ -36,6 +36,13 @@ export interface ProxySqlConfigurationProps {
    */
   readonly serverMaxConnections?: number;
   /**
+   * The share of each row when only n tasks run (`fleetShares[n - 1]`, n = 1 … the most tasks; the
+   * last equals `serverMaxConnections`): the task counts the running tasks and moves between them
+   * (`fleet-share.sh`). Not used for a server given its own `maxConnections`.
+   * @default - every task keeps `serverMaxConnections`
+   */
+  readonly fleetShares?: number[];
+  /**
    * Write ProxySQL's events log (every statement, as JSON) to this file name; ProxySQL appends a
    * number and rotates at `mysql-eventslog_filesize`. See `queryLog` of `ProxySqlFargate`.
    * @default - no events log

@@ -39,6 +39,7 @@ export const START_PROGRAM = taskProgram('start.sh', {
   RENDER_AWK: taskProgram('render-config.awk').command,
   PEM_AWK: taskProgram('pem.awk').command,
   ADMIN_CLIENT_AWK,
+  FLEET_SHARE_SH: taskProgram('fleet-share.sh').command,
   IN_FLIGHT_SQL,
 });
 

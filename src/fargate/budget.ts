@@ -16,6 +16,13 @@ export const MAX_HEALTHY_PERCENT = 200;
 /** What the budget assumes when nobody says what the database accepts: below MySQL's own default of 151. */
 const ASSUMED_DATABASE_MAX_CONNECTIONS = 100;
 
+/**
+ * Fewer writer connections per task than this, with the usual fleet running, and pooled clients
+ * doing writes queue for them (the issue that brought the fleet share measured 3 writer connections
+ * serving a 100-connection pool at 12 × its direct time): the synth warns.
+ */
+export const SMALL_WRITER_SHARE = 10;
+
 export function backendBudget(scope: Construct, props: ProxySqlFargateProps, backend: ProxySqlBackendConfig, maxCapacity: number): ConnectionBudget {
   const percent = props.maxConnectionsPercent ?? 90;
   if (Token.isUnresolved(percent)) fail('maxConnectionsPercent', 'must be a literal number (the connection budget is divided at synth)', 'a token');
@@ -41,6 +48,21 @@ export function backendBudget(scope: Construct, props: ProxySqlFargateProps, bac
     fail('maxCapacity', `is too large for the database: the connection budget ${budget}; lower maxCapacity, or raise databaseMaxConnections / maxConnectionsPercent`, maxCapacity);
   }
   return budget;
+}
+
+/**
+ * Warn when the tasks that usually run (`minCapacity`) get so few writer connections each that
+ * pooled clients doing writes queue for them: `writerShare` is the writer's row for that count.
+ */
+export function warnOnSmallShare(scope: Construct, budget: ConnectionBudget, minCapacity: number, writerShare: (full: number) => number): void {
+  if (Token.isUnresolved(minCapacity)) return;
+  const usual = Math.min(Math.max(1, minCapacity), budget.fleetShares.length);
+  const writer = writerShare(budget.fleetShares[usual - 1]);
+  if (writer >= SMALL_WRITER_SHARE) return;
+  Annotations.of(scope).addWarningV2('cdk-proxysql:backendShareSmall',
+    `With ${usual} tasks running (minCapacity) each task may open only ${writer} connections to the writer, and ${budget.perRow} per server when the most tasks run: `
+    + `pooled clients doing writes will wait for them (the dashboard's ClientsWaitingForConnection). Raise the backend's databaseMaxConnections to what the database really accepts, `
+    + `or maxConnectionsPercent, or lower minCapacity and maxCapacity; below ${SMALL_WRITER_SHARE} writer connections per task this warning stays`);
 }
 
 /**

@@ -12,7 +12,7 @@ import { ConnectionBudget } from '../config/connection-budget';
 import { QUERY_LOG_BASENAME } from '../config/metrics-script';
 import { rdsCaCertificates } from '../private/rds-ca';
 import { ProxySqlFargateProps } from '../proxysql-fargate-props';
-import { backendBudget, optionsWithinBudget } from './budget';
+import { backendBudget, optionsWithinBudget, warnOnSmallShare } from './budget';
 import { ObservabilityFacts } from './observability';
 import { QUERY_LOG_MOUNT } from './task';
 import { refuseDatabaseAdmin, refuseGrantsWithoutBootstrap, Sizing } from './validation';
@@ -50,9 +50,11 @@ export function proxyConfiguration(scope: Construct, props: ProxySqlFargateProps
     memoryMiB: sizing.memoryLimitMiB,
     adminListenAddress: props.adminAccess && props.adminAccess.length > 0 ? '0.0.0.0' : '127.0.0.1',
     serverMaxConnections: budget.perRow,
+    fleetShares: budget.fleetShares,
     queryLogFile: props.queryLog ? `${QUERY_LOG_MOUNT}/${QUERY_LOG_BASENAME}` : undefined,
     backendCa,
   });
+  warnOnSmallShare(scope, budget, sizing.minCapacity, (full) => config.writerShareOf(full));
   refuseDatabaseAdmin(backend, input.monitorSecret, config);
   refuseGrantsWithoutBootstrap(config, input.bootstrapOn);
   const rendered = config.render();

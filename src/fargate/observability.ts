@@ -30,6 +30,7 @@ export interface ObservedProxy extends IConstruct {
   metricServersOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricServersNotOnline(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricBackendConnectionsUsed(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricBackendConnectionsLimit(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricBackendConnectionsFree(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricBackendConnectionErrors(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricQueriesRouted(role: HostgroupRole, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
@@ -137,14 +138,21 @@ export function recommendedAlarms(
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     for (const [role, label] of ROLES) {
-      const capacity = role === HostgroupRole.WRITER ? hg.writerCapacity : hg.readersCapacity;
-      if (capacity === undefined) continue;
-      const threshold = Math.max(1, Math.ceil((capacity * poolPercent) / 100));
+      if (role === HostgroupRole.READERS && !hg.hasReaders) continue;
+      // The share follows the tasks running (fleet-share.sh), so the alarm compares what is used
+      // with what the task may use now: the largest use over the tasks against the smallest share.
+      const used = proxy.metricBackendConnectionsUsed(role);
       add(`${label}PoolSaturatedAlarm`, {
-        alarmDescription: `A ProxySQL task has used at least ${threshold} of its ${capacity} backend connections to the ${role} hostgroup (${poolPercent} %) for 3 minutes: `
-          + 'clients queue for a connection, and time out after borrowTimeout. Add tasks only if the database has connections to spare (maxConnectionsPercent).',
-        metric: proxy.metricBackendConnectionsUsed(role),
-        threshold,
+        alarmDescription: `A ProxySQL task has used at least ${poolPercent} % of the backend connections it may open to the ${role} hostgroup for 3 minutes: `
+          + 'clients queue for a connection, and time out after borrowTimeout. More tasks do not help (they share the same budget): raise the backend\'s databaseMaxConnections '
+          + 'to what the database really accepts, or maxConnectionsPercent.',
+        metric: new cloudwatch.MathExpression({
+          expression: 'IF(limit > 0, 100 * used / limit, 0)',
+          usingMetrics: { used, limit: proxy.metricBackendConnectionsLimit(role) },
+          label: `${label} backend connections used (% of the task's share)`,
+          period: used.period,
+        }),
+        threshold: poolPercent,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -225,8 +233,10 @@ export function proxyDashboard(
         [proxy.metricQuestions({ label: 'Statements from clients' }), proxy.metricSlowQueries({ label: 'Slow statements' })]),
     );
     dashboard.addWidgets(
-      graph('Backend connections used (max per task)', roles((r, p) => proxy.metricBackendConnectionsUsed(r, p)),
-        roles((r, p) => proxy.metricBackendConnectionsFree(r, { ...p, label: `${p.label} free` }))),
+      graph('Backend connections used (max per task), and the share a task may use', [
+        ...roles((r, p) => proxy.metricBackendConnectionsUsed(r, p)),
+        ...roles((r, p) => proxy.metricBackendConnectionsLimit(r, { ...p, label: `${p.label} share (min per task)` })),
+      ], roles((r, p) => proxy.metricBackendConnectionsFree(r, { ...p, label: `${p.label} free` }))),
       graph('Backend connection errors', roles((r, p) => proxy.metricBackendConnectionErrors(r, p))),
       graph('Monitor failures', [proxy.metricMonitorCheckFailures({ label: 'Failed checks' }), proxy.metricMonitorLoginFailures({ label: 'Access denied' })]),
     );

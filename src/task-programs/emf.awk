@@ -1,5 +1,5 @@
 # Turns one sample of ProxySQL's admin tables (stdin, tab-separated rows as metrics.sh's query
-# returns them: `srv hostgroup status count`, `pool hostgroup server ConnUsed ConnFree ConnERR
+# returns them: `srv hostgroup status count max_connections`, `pool hostgroup server ConnUsed ConnFree ConnERR
 # Queries`, `proc hostgroup pinned waiting longestWaitMs`, `global name value`, `mon errors denied
 # watermark`) into CloudWatch Embedded Metric
 # Format lines on stdout: one per hostgroup role and one for the task.
@@ -41,7 +41,10 @@ BEGIN {
   roles[1] = "writer"; roles[2] = "readers"; roles[3] = ""
   since = ""
 }
-$1 == "srv" && ($2 in role) { val[role[$2] SUBSEP ($3 == "ONLINE" ? "online" : "offline")] += $4 }
+$1 == "srv" && ($2 in role) {
+  val[role[$2] SUBSEP ($3 == "ONLINE" ? "online" : "offline")] += $4
+  if ($3 == "ONLINE") val[role[$2] SUBSEP "limit"] += $5
+}
 $1 == "pool" && ($2 in role) {
   r = role[$2]
   val[r SUBSEP "ConnUsed"] += $4; val[r SUBSEP "ConnFree"] += $5

@@ -7,8 +7,9 @@
 # line, in `set -x` output or in a log line.
 #
 # Inputs set ahead of this file in the container command (see src/config/task-programs.ts):
-# RENDER_AWK (render-config.awk), PEM_AWK (pem.awk), ADMIN_CLIENT_AWK (admin-client.awk) and
-# IN_FLIGHT_SQL (src/config/start-script.ts: what counts as work in flight).
+# RENDER_AWK (render-config.awk), PEM_AWK (pem.awk), ADMIN_CLIENT_AWK (admin-client.awk),
+# FLEET_SHARE_SH (fleet-share.sh) and IN_FLIGHT_SQL (src/config/start-script.ts: what counts as work
+# in flight).
 # Environment: PROXYSQL_CONFIG_TEMPLATE, the PROXYSQL_SECRET_* values, PROXYSQL_DRAIN_SECONDS
 # (default 20), PROXYSQL_CONFIG_DIR and PROXYSQL_DATADIR (both default /var/lib/proxysql), and
 # optionally PROXYSQL_TLS_CERTIFICATE, PROXYSQL_TLS_PRIVATE_KEY, PROXYSQL_TLS_CERTIFICATE_CHAIN and
@@ -19,7 +20,8 @@
 # - Writes a brought client certificate to `proxysql-{cert,key,ca}.pem` in the datadir and the
 #   backend CA to `$PROXYSQL_CONFIG_DIR/backend-ca.pem` (all 0600), refusing to start (exit 4) when a
 #   value is missing or holds no PEM of the right kind.
-# - Writes `$PROXYSQL_CONFIG_DIR/admin-client.cnf` (0600) for the admin mysql client.
+# - Writes `$PROXYSQL_CONFIG_DIR/admin-client.cnf` (0600) for the admin mysql client, and
+#   `monitor-client.cnf` (0600) with the monitor's credentials for fleet-share.sh.
 # - Runs `proxysql -f --initial --idle-threads -c FILE -D DATADIR` as a child: `--initial` makes the
 #   file win over any proxysql.db left in a reused datadir.
 # - On SIGTERM/SIGINT: `PROXYSQL PAUSE` through the admin interface (ProxySQL refuses new client
@@ -44,11 +46,12 @@ dir="${PROXYSQL_CONFIG_DIR:-/var/lib/proxysql}"
 datadir="${PROXYSQL_DATADIR:-/var/lib/proxysql}"
 conf="$dir/proxysql.cnf"
 client="$dir/admin-client.cnf"
+monitor_client="$dir/monitor-client.cnf"
 drain="${PROXYSQL_DRAIN_SECONDS:-20}"
 case "$drain" in ''|*[!0-9]*) log "PROXYSQL_DRAIN_SECONDS is not a whole number of seconds; using 20"; drain=20;; esac
 mkdir -p "$dir" "$datadir" || { log "cannot create $dir or $datadir"; exit 1; }
 if [ -z "${PROXYSQL_CONFIG_TEMPLATE:-}" ]; then log "refusing to start: PROXYSQL_CONFIG_TEMPLATE is empty or not set"; exit 2; fi
-rm -f "$conf.tmp" "$client.tmp"
+rm -f "$conf.tmp" "$client.tmp" "$monitor_client.tmp"
 # put_pem ENV KIND FILE: write one PEM value from the environment, mode 0600, or refuse to start.
 put_pem() {
   # shellcheck disable=SC2015 # any failure removes the partial file and refuses to start
@@ -90,33 +93,12 @@ if [ -n "$after" ]; then
     log "after-start settings applied"
   ) &
 fi
-# Reads fall back to the writer (a reader of weight 1 against the readers' 1000). ProxySQL's monitor
-# moves servers between hostgroups on a failover but keeps each row's weight, so the new writer
-# would take most reads: every 2 s, give the writer's reader row weight 1 and a quarter of the
-# budget, and every other reader the full weight and budget.
-fallback=$(sed -n 's/^# cdk-proxysql reader_fallback=\([0-9,]*\)$/\1/p' "$conf")
-if [ -n "$fallback" ]; then
-  (
-    old_ifs=$IFS; IFS=,
-    # shellcheck disable=SC2086 # split on commas on purpose
-    set -- $fallback
-    IFS=$old_ifs
-    w=$1 r=$2 small=$3 full=$4 heavy=$5
-    is_writer="EXISTS (SELECT 1 FROM %s x WHERE x.hostgroup_id=$w AND x.hostname=s.hostname AND x.port=s.port)"
-    # shellcheck disable=SC2059
-    # Only while a writer is ONLINE: with none (the primary down), the monitor assumes the old writer
-    # is read-only and lists it as a reader, where it must keep its weight of 1.
-    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE EXISTS (SELECT 1 FROM runtime_mysql_servers o WHERE o.hostgroup_id=$w AND o.status='ONLINE') AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$small ELSE s.weight<>$heavy OR s.max_connections<>$full END) OR (s.hostgroup_id=$w AND s.max_connections<>$((full - small))))" runtime_mysql_servers)
-    # shellcheck disable=SC2059
-    fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$small WHERE s.hostgroup_id=$r AND $is_writer; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$full WHERE s.hostgroup_id=$r AND NOT $is_writer; UPDATE mysql_servers SET max_connections=$((full - small)) WHERE hostgroup_id=$w; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
-    while kill -0 "$child" 2>/dev/null; do
-      sleep 2
-      n=$(timeout 5 mysql --defaults-file="$client" -N -B -e "$wrong" </dev/null 2>/dev/null) || continue
-      if [ "${n:-0}" -gt 0 ] && timeout 5 mysql --defaults-file="$client" -e "$fix" </dev/null 2>/dev/null; then
-        log "reader weights moved to follow the writer"
-      fi
-    done
-  ) &
+# The connection budget for the tasks that run, and the reader weights that follow the writer: see
+# fleet-share.sh.
+if grep -q '^# cdk-proxysql server_shares=' "$conf"; then
+  # shellcheck disable=SC2015 # without the monitor's option file the program still keeps the weights right
+  LC_ALL=C awk -v user=PROXYSQL_SECRET_MONITOR_USERNAME -v password=PROXYSQL_SECRET_MONITOR_PASSWORD "$ADMIN_CLIENT_AWK" </dev/null >"$monitor_client.tmp" && chmod 600 "$monitor_client.tmp" && mv -f "$monitor_client.tmp" "$monitor_client" || log "cannot write $monitor_client"
+  FLEET_CONF="$conf" FLEET_ADMIN_CLIENT="$client" FLEET_MONITOR_CLIENT="$monitor_client" FLEET_CA="$cafile" FLEET_CHILD="$child" sh -c "$FLEET_SHARE_SH" &
 fi
 stopping=
 on_term() {

@@ -384,10 +384,10 @@ describe('validation', () => {
 });
 
 describe('reads fall back to the writer (readsFallBackToWriter, the default)', () => {
-  function render(topology: BackendTopology, options: ProxySqlConfigOptions = {}, serverMaxConnections = 40) {
+  function render(topology: BackendTopology, options: ProxySqlConfigOptions = {}, serverMaxConnections = 40, fleetShares?: number[]) {
     const s = setup();
     const template = new ProxySqlConfiguration({
-      options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 1, memoryMiB: 2048, serverMaxConnections,
+      options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 1, memoryMiB: 2048, serverMaxConnections, fleetShares,
     }).render().template;
     return { template, cfg: parseLibconfig(template) };
   }
@@ -405,7 +405,7 @@ describe('reads fall back to the writer (readsFallBackToWriter, the default)', (
     ]);
     // ProxySQL keeps the writer in the reader hostgroup; the start script moves the weights after a failover.
     expect((cfg.mysql_variables as Row).monitor_writer_is_also_reader).toBe(true);
-    expect(template).toContain('# cdk-proxysql reader_fallback=10,20,10,40,1000\n');
+    expect(template).toContain('# cdk-proxysql server_shares=10,20,1000,40:10\n');
   });
 
   test('Aurora discovery: the discovered writer is also a reader; discovered readers get weight 1000 after start', () => {
@@ -415,7 +415,7 @@ describe('reads fall back to the writer (readsFallBackToWriter, the default)', (
     expect(cfg.mysql_aws_aurora_hostgroups).toEqual([expect.objectContaining({ writer_is_also_reader: 1, new_reader_weight: 1000 })]);
     expect((cfg.mysql_variables as Row).monitor_writer_is_also_reader).toBe(false);
     expect(template).toContain('VALUES (10, \'{"max_connections":40,"use_ssl":1}\'), (20, \'{"weight":1000,"max_connections":40,"use_ssl":1}\')');
-    expect(template).toContain('# cdk-proxysql reader_fallback=10,20,10,40,1000\n');
+    expect(template).toContain('# cdk-proxysql server_shares=10,20,1000,40:10\n');
   });
 
   test.each([
@@ -424,11 +424,49 @@ describe('reads fall back to the writer (readsFallBackToWriter, the default)', (
     ['no readers', { writer: { host: 'primary.example' }, replicationCheck: ReplicationCheck.READ_ONLY }, {}],
   ] as Array<[string, BackendTopology, ProxySqlConfigOptions]>)('none when %s', (_label, topology, options) => {
     const { template, cfg } = render(topology, options);
-    expect(template).not.toContain('reader_fallback');
+    expect(template).not.toContain('server_shares');
     expect((cfg.mysql_servers as Row[]).filter((r) => r.hostname === 'primary.example').map((r) => r.hostgroup_id)).toEqual([10]);
   });
 
   test('a budget of one connection per server cannot be split: refused, naming the ways out', () => {
     expect(() => render(replication, {}, 1)).toThrow(/readsFallBackToWriter needs a connection budget of at least 2 per server .*or set readsFallBackToWriter: false \(got 1\)/);
+  });
+});
+
+describe('the budget for the tasks that run (fleetShares)', () => {
+  function render(topology: BackendTopology, options: ProxySqlConfigOptions, serverMaxConnections: number, fleetShares?: number[]) {
+    const s = setup();
+    return new ProxySqlConfiguration({
+      options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 1, memoryMiB: 2048, serverMaxConnections, fleetShares,
+    }).render().template;
+  }
+  const replication: BackendTopology = {
+    writer: { host: 'primary.example' }, readers: [{ host: 'replica-1.example' }], replicationCheck: ReplicationCheck.READ_ONLY,
+  };
+
+  test('each share, for 1, 2, … tasks, is rendered for fleet-share.sh with the writer\'s quarter for fallback reads; the file keeps the static one', () => {
+    const template = render(replication, {}, 17, [83, 39, 25, 17]);
+    expect(template).toContain('# cdk-proxysql server_shares=10,20,1000,83:20,39:9,25:6,17:4\n');
+    expect((parseLibconfig(template).mysql_servers as Row[]).map((r) => r.max_connections)).toEqual([13, 4, 17]);
+  });
+
+  test('without fallback reads every row takes the share (weight 0 marks it)', () => {
+    expect(render(replication, { readsFallBackToWriter: false }, 17, [83, 39, 25, 17])).toContain('# cdk-proxysql server_shares=10,20,0,83:0,39:0,25:0,17:0\n');
+  });
+
+  test('a server with its own maxConnections keeps the static budget: no shares to move between', () => {
+    const own: BackendTopology = { ...replication, readers: [{ host: 'replica-1.example', maxConnections: 5 }] };
+    expect(render(own, {}, 17, [83, 39, 25, 17])).toContain('# cdk-proxysql server_shares=10,20,1000,17:4\n');
+    expect(render(own, { readsFallBackToWriter: false }, 17, [83, 39, 25, 17])).not.toContain('server_shares');
+  });
+
+  test.each([
+    [[], 'an empty list'],
+    [[83, 39, 25, 16], 'a last share that is not serverMaxConnections'],
+    [[20, 39, 17], 'a share that grows with more tasks'],
+    [[83, 0, 17], 'a share below 1'],
+    [[83, 39.5, 17], 'a fraction'],
+  ])('%j is refused (%s), naming fleetShares and the rule', (shares) => {
+    expect(() => render(replication, {}, 17, shares)).toThrow(new RegExp(`fleetShares must be whole numbers of at least 1, never growing, ending with serverMaxConnections \\(17\\) \\(got ${shares.length === 0 ? '"none"' : shares.join(',').replace('.', '\\.')}\\)`));
   });
 });

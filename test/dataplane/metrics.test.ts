@@ -43,6 +43,8 @@ describeDataplane('dataplane: metrics and query log', () => {
   });
 
   test('N reads → the readers\' QueriesRouted deltas add up to N and to the stats difference; every line is valid EMF', async () => {
+    // The task alone takes the share for one task (fleet-share.sh) within seconds of its start: from then on the limit holds still.
+    await waitFor('the share for one task', async () => (task.log().includes('1 running tasks:') ? true : undefined), 30_000);
     const before = await readersQueries(task);
     const metrics = task.startContainer('metrics', FAST);
     // The first sample: gauges only (a counter has no interval yet).
@@ -75,6 +77,12 @@ describeDataplane('dataplane: metrics and query log', () => {
     const last = readers[readers.length - 1];
     expect(last.ServersOnline).toBeGreaterThanOrEqual(1);
     expect(last.BackendConnectionsFree).toBeGreaterThanOrEqual(1);
+    // What the task may open now: the max_connections of the ONLINE rows, as the runtime has them.
+    const limits = await task.admin<Array<{ hostgroup_id: string; n: string }>>(
+      "SELECT hostgroup_id, SUM(max_connections) AS n FROM runtime_mysql_servers WHERE status = 'ONLINE' GROUP BY hostgroup_id ORDER BY hostgroup_id");
+    expect(limits.map((r) => Number(r.n))).toEqual([all.filter(role('writer')).pop()!.BackendConnectionsLimit, last.BackendConnectionsLimit]);
+    const sizes = metrics.log().split('\n').filter((l) => l.startsWith('{"_aws"')).slice(-3).map((l) => l.length + 1);
+    console.log(`dataplane metrics: one sample is ${sizes.length} EMF lines of ${sizes.join(' + ')} bytes`);
     // The secret never shows.
     expect(metrics.log()).not.toContain(task.adminCredentials.password);
     const stopped = Date.now();

@@ -6,21 +6,18 @@
 import { Token } from 'aws-cdk-lib';
 import { Checks } from './checks';
 import { kv, row, Template } from './libconfig';
-import { FALLBACK_READER_WEIGHT, maxReplicationLag, serverBudget, serverRows } from './mysql-servers';
+import { FALLBACK_READER_WEIGHT, maxReplicationLag, serverBudget } from './mysql-servers';
 import { ConfigModel } from '../model';
 
 /**
- * What the metrics, dashboard and alarms need to know of the hostgroups: their ids, the backend
- * connections one task may open in each (undefined when Aurora discovery adds servers at run
- * time, or a cap is a token), and how many rows of the reader hostgroup are the writer itself
+ * What the metrics, dashboard and alarms need to know of the hostgroups: their ids, whether there
+ * are readers, and how many rows of the reader hostgroup are the writer itself
  * (listed there for fallback reads or `writerIsAlsoReader`).
  */
 export interface HostgroupFacts {
   readonly writer: number;
   readonly readers: number;
   readonly hasReaders: boolean;
-  readonly writerCapacity?: number;
-  readonly readersCapacity?: number;
   readonly writerRowsInReaders: number;
 }
 
@@ -91,18 +88,10 @@ function renderAuroraHostgroups(m: ConfigModel, out: Template): void {
 
 /** The `HostgroupFacts` of `mysql_servers` as rendered. */
 export function hostgroupFacts(m: ConfigModel): HostgroupFacts {
-  const rows = serverRows(m);
-  const cap = (hg: number): number | undefined => {
-    if (m.topology.auroraDiscovery && hg === m.readerHg) return undefined;
-    const caps = rows.filter(([h]) => h === hg).map(([, s]) => s.maxConnections ?? serverBudget(m));
-    return caps.some((c) => Token.isUnresolved(c)) ? undefined : caps.reduce((x, y) => x + y, 0);
-  };
   return {
     writer: m.writerHg,
     readers: m.readerHg,
     hasReaders: m.hasReaders,
-    writerCapacity: cap(m.writerHg),
-    readersCapacity: m.hasReaders ? cap(m.readerHg) : undefined,
     writerRowsInReaders: m.hasReaders && (m.readerFallback || m.writerIsEqualReader) ? 1 : 0,
   };
 }

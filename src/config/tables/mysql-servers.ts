@@ -14,6 +14,10 @@ export const FALLBACK_READER_WEIGHT = 1000;
 export function validateMysqlServers(m: ConfigModel, c: Checks): void {
   const { serverMaxConnections } = m.props;
   c.int('serverMaxConnections', serverMaxConnections, 1, 10_000);
+  const shares = m.props.fleetShares;
+  if (shares !== undefined && (shares.length === 0 || shares[shares.length - 1] !== serverBudget(m) || shares.some((s, i) => !Number.isInteger(s) || s < 1 || (i > 0 && s > shares[i - 1])))) {
+    c.fail('fleetShares', `must be whole numbers of at least 1, never growing, ending with serverMaxConnections (${serverBudget(m)})`, shares.length === 0 ? 'none' : shares);
+  }
   if (m.readerFallback && (serverMaxConnections ?? DEFAULTS.serverMaxConnections) < 2) {
     c.fail('readsFallBackToWriter', 'needs a connection budget of at least 2 per server (the writer keeps one for reads); lower maxCapacity, raise databaseMaxConnections, or set readsFallBackToWriter: false',
       serverMaxConnections);
@@ -39,9 +43,25 @@ export function serverBudget(m: ConfigModel): number {
   return m.props.serverMaxConnections ?? DEFAULTS.serverMaxConnections;
 }
 
-/** The writer's budget kept for fallback reads (see `renderMysqlServers`). */
-function fallbackShare(m: ConfigModel): number {
-  return Math.max(1, Math.floor(serverBudget(m) / 4));
+/** The writer's budget kept for fallback reads out of a row budget of `full` (see `renderMysqlServers`). */
+function fallbackShare(full: number): number {
+  return Math.max(1, Math.floor(full / 4));
+}
+
+/** The writer hostgroup's row out of a server budget of `full`: a quarter goes to fallback reads. */
+export function writerRowBudget(m: ConfigModel, full: number): number {
+  return m.readerFallback ? full - fallbackShare(full) : full;
+}
+
+/**
+ * The row budgets the task moves between as the number of running tasks changes: the fleet
+ * shares, or only the static budget when a server sets its own `maxConnections` (then that is
+ * what the server gets, whatever the fleet).
+ */
+function shareSteps(m: ConfigModel): number[] {
+  const t = m.topology;
+  const own = [t.writer, ...(t.readers ?? [])].some((s) => s.maxConnections !== undefined);
+  return own || m.props.fleetShares === undefined ? [serverBudget(m)] : m.props.fleetShares;
 }
 
 export function maxReplicationLag(m: ConfigModel): Duration {
@@ -52,9 +72,9 @@ export function maxReplicationLag(m: ConfigModel): Duration {
 export function serverRows(m: ConfigModel): Array<[number, ProxySqlServer]> {
   const t = m.topology;
   const full = serverBudget(m);
-  const small = fallbackShare(m);
+  const small = fallbackShare(full);
   return [
-    [m.writerHg, m.readerFallback ? { ...t.writer, maxConnections: t.writer.maxConnections ?? full - small } : t.writer],
+    [m.writerHg, m.readerFallback ? { ...t.writer, maxConnections: t.writer.maxConnections ?? writerRowBudget(m, full) } : t.writer],
     ...(m.readerFallback
       ? [[m.readerHg, { ...t.writer, weight: 1, maxConnections: t.writer.maxConnections ?? small }] as [number, ProxySqlServer]]
       : []),
@@ -67,9 +87,13 @@ export function renderMysqlServers(m: ConfigModel, out: Template): void {
   const t = m.topology;
   // Reads fall back to the writer: it is also a reader with weight 1 against the readers' 1000,
   // and keeps a quarter of its budget for such reads (the rows of one server share its budget).
-  if (m.readerFallback) {
-    // Read by the start script, which moves the weights to the new writer after a failover.
-    out.push(`# cdk-proxysql reader_fallback=${m.writerHg},${m.readerHg},${fallbackShare(m)},${serverBudget(m)},${FALLBACK_READER_WEIGHT}`);
+  // Read by fleet-share.sh: the row budget for 1, 2, … running tasks (as `full:small`, the last
+  // being the static budget rendered below), and with reads falling back to the writer, the weight
+  // of the readers, which it moves to follow the writer after a failover.
+  const steps = shareSteps(m);
+  if (m.readerFallback || steps.length > 1) {
+    const budgets = steps.map((full) => `${full}:${m.readerFallback ? fallbackShare(full) : 0}`).join(',');
+    out.push(`# cdk-proxysql server_shares=${m.writerHg},${m.readerHg},${m.readerFallback ? FALLBACK_READER_WEIGHT : 0},${budgets}`);
   }
   // Replication lag is measured on read replicas (SHOW REPLICA STATUS); every row carries the
   // limit, so a server keeps it when a failover moves it between hostgroups (a primary reports
