@@ -17,11 +17,12 @@
 import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
-import { deployTask, endpointsProxyStack, pairServers, secretValues } from './topology';
+import { deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 import { startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, startTask } from '../fixtures/proxysql-task';
+import { ownAddress } from '../fixtures/source-address';
 
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -56,9 +57,10 @@ async function main(): Promise<void> {
   try {
     const s = endpointsProxyStack();
     const secrets = secretValues(s, pair);
-    // The service's default: two tasks, new connections spread over them as the NLB does.
-    const task = await deployTask(s, pair, secrets);
-    const task2 = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
+    // The service's default: two tasks, new connections spread over them as the NLB does, each
+    // from its own address as on Fargate (they count each other and share the budget).
+    const task = await deployTask(s, pair, secrets, { sourceAddress: ownAddress() });
+    const task2 = await startTask({ template: s.template, secrets, servers: pairServers(pair), sourceAddress: ownAddress() });
     const app = secrets[s.ids.app];
     const proxy1: Endpoint = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
     const proxy: Endpoint[] = [proxy1, { ...proxy1, port: task2.trafficPort }];
@@ -67,11 +69,17 @@ async function main(): Promise<void> {
     const spilled = async () => {
       let n = 0;
       for (const t of [task, task2]) {
-        const rows = await t.admin<Array<{ q: string }>>(`SELECT Queries AS q FROM stats_mysql_connection_pool WHERE hostgroup = 20 AND srv_port = ${pair.primary.port}`);
+        // The writer as this task reaches it (its relay's port).
+        const [{ port }] = await t.admin<Array<{ port: string }>>('SELECT port FROM runtime_mysql_servers WHERE hostgroup_id = 10');
+        const rows = await t.admin<Array<{ q: string }>>(`SELECT Queries AS q FROM stats_mysql_connection_pool WHERE hostgroup = 20 AND srv_port = ${Number(port)}`);
         n += rows.reduce((sum, r) => sum + Number(r.q), 0);
       }
       return n;
     };
+    // Each task takes the share for two running tasks within seconds (fleet-share.sh).
+    const shareOf = async (t: typeof task) => Number((await t.admin<Array<{ n: string }>>('SELECT MAX(max_connections) AS n FROM runtime_mysql_servers'))[0].n);
+    const fleetShares = /server_shares=[0-9]+,[0-9]+,[0-9]+,([0-9:,]+)/.exec(JSON.stringify(s.template))![1].split(',').map((x) => Number(x.split(':')[0]));
+    await waitFor('the share for two tasks', async () => ((await Promise.all([task, task2].map(shareOf))).every((n) => n === fleetShares[1]) ? true : undefined), 60_000, 500);
     const setup = await mysql.createConnection(proxy1);
     await setup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(32))');
     await setup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
@@ -122,7 +130,7 @@ async function main(): Promise<void> {
           Number((await srv.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'"))[0].Value)));
         results.push({ label, r, peaks });
       }
-      const budget = `budget ${s.proxy.backendConnectionsPerServer} per task and server × 2 tasks`;
+      const budget = `budget ${fleetShares[1]} per task and server × 2 tasks (static share ${s.proxy.backendConnectionsPerServer})`;
       const cell = ({ label, r, peaks }: typeof results[number]) =>
         `${r.served}/${r.clients} (${((100 * r.served) / r.clients).toFixed(1)} %), p50 ${r.p50Ms} ms, peak conns primary ${peaks[0]} / replica ${peaks[1]}`
         + (label === 'proxy' ? ` (${budget})` : ` (limit ${maxConn[0].m})`);

@@ -167,12 +167,15 @@ describeDataplane('dataplane: the connection budget follows the tasks that run',
 
     // Two tasks: each counts two and takes the share for two.
     const [t1, t2] = await Promise.all([startFleetTask(), startFleetTask()]);
-    const raisedAfter = await sharesBecome([t1, t2], SHARES[1], 30_000);
-    console.log(`dataplane fleet: two new tasks took the share for two (${SHARES[1]}) ${raisedAfter} ms after they answered`);
+    const t0 = Date.now();
+    // Both have counted and moved their share (whatever to: the limit decides below).
+    await waitFor('both tasks to take a share', async () => ([t1, t2].every((t) => /running tasks: \d+ backend connections/.test(t.log())) ? true : undefined), 30_000, 250);
+    console.log(`dataplane fleet: two new tasks took the share for ${JSON.stringify(await Promise.all([t1, t2].map(share)))} ${Date.now() - t0} ms after they answered`);
     samplers.forEach((x) => x.reset());
     let loads = new Map<ProxySqlTask, Load>(await Promise.all([t1, t2].map(async (t) => [t, await startLoad(t, app, CLIENTS_PER_TASK)] as [ProxySqlTask, Load])));
     await sleep(10_000);
     expectWithinLimit('two tasks');
+    expect(await Promise.all([t1, t2].map(share))).toEqual([SHARES[1], SHARES[1]]);
     for (const t of [t1, t2]) {
       // About half of the fleet's 90 on the replica each (the static share would be 17).
       expect(peakOf(t, 1)).toBeGreaterThanOrEqual(SHARES[1] - 2);

@@ -9,6 +9,7 @@ import { coldBurst } from './workloads';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
+import { ownAddress } from '../fixtures/source-address';
 
 /** One plain read on a new connection (as a Lambda invocation would make it): the server that answered. */
 async function serverOfOneRead(task: ProxySqlTask, app: Record<string, string>): Promise<number> {
@@ -33,8 +34,9 @@ describeDataplane('dataplane: connection budget', () => {
     s = endpointsProxyStack({ backend: { databaseMaxConnections: DB_LIMIT } });
     secrets = secretValues(s, pair);
     await runBootstrap(s, pair, secrets);
-    // Two tasks of the same service, side by side.
-    tasks = await Promise.all([0, 1].map(() => startTask({ template: s.template, secrets, servers: pairServers(pair) })));
+    // Two tasks of the same service, side by side, each from its own address (as on Fargate): they
+    // count each other and take the share for two.
+    tasks = await Promise.all([0, 1].map(() => startTask({ template: s.template, secrets, servers: pairServers(pair), sourceAddress: ownAddress() })));
     const app = secrets[s.ids.app];
     await onWriter(pair, app.dbname, ['CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))', "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')"]);
   });
@@ -44,14 +46,18 @@ describeDataplane('dataplane: connection budget', () => {
     await pair?.destroy();
   });
 
-  test('the budget is rendered per server and task: floor((100 × 90 % − 3 − 3 × 4 tasks) / 4) = 18', async () => {
-    expect(s.proxy.backendConnectionsPerServer).toBe(18);
-    const rows = await tasks[0].admin<Array<{ hostgroup_id: string; port: string; max_connections: string }>>(
-      'SELECT hostgroup_id, port, max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id, weight');
-    // The writer splits its 18 between writes and fallback reads; the replica keeps 18.
-    expect(rows.map((r) => [Number(r.hostgroup_id), Number(r.port), Number(r.max_connections)])).toEqual([
-      [10, pair.primary.port, 14], [20, pair.primary.port, 4], [20, pair.replica.port, 18],
-    ]);
+  test('the static share is floor((100 × 90 % − 3 − 4 × 4 tasks) / 4) = 17 per server and task; two running tasks take floor((90 − 3 − 4 × 2) / 2) = 39 each', async () => {
+    expect(s.proxy.backendConnectionsPerServer).toBe(17);
+    for (const t of tasks) {
+      // The writer splits its share between writes and fallback reads (a quarter); the replica keeps it all.
+      const rows = await waitFor('the share for two tasks', async () => {
+        const r = await t.admin<Array<{ hostgroup_id: string; weight: string; max_connections: string }>>(
+          'SELECT hostgroup_id, weight, max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id, weight');
+        const got = r.map((x) => [Number(x.hostgroup_id), Number(x.weight), Number(x.max_connections)]);
+        return got[2]?.[2] === 39 ? got : undefined;
+      }, 30_000, 250);
+      expect(rows).toEqual([[10, 1, 30], [20, 1, 9], [20, 1000, 39]]);
+    }
   });
 
   test('a 5 000-client cold burst over two tasks is served in full and no server goes past its own limit', async () => {
@@ -71,7 +77,7 @@ describeDataplane('dataplane: connection budget', () => {
       const status = await t.admin<Array<{ status: string }>>('SELECT status FROM runtime_mysql_servers');
       expect(status.map((r) => r.status)).toEqual(['ONLINE', 'ONLINE', 'ONLINE']);
       const pool = await t.admin<Array<{ used: string; free: string }>>('SELECT ConnUsed AS used, ConnFree AS free FROM stats_mysql_connection_pool');
-      for (const p of pool) expect(Number(p.used) + Number(p.free)).toBeLessThanOrEqual(18);
+      for (const p of pool) expect(Number(p.used) + Number(p.free)).toBeLessThanOrEqual(39);
     }
   });
 });
