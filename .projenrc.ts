@@ -118,6 +118,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // the newest, while aws-cdk-go v2.257.0 requires the schema module v53.25.0: pinned to that, our Go
     // module asks for nothing newer than the aws-cdk-go release we build against.
     '@aws-cdk/cloud-assembly-schema@53.25.0',
+    // Real client libraries for the dataplane tier's client families (test/dataplane/clients.test.ts),
+    // pinned so the tested versions are the ones docs/clients.md names.
+    'knex@3.3.0',
+    'sequelize@6.37.8',
   ],
 
   // Handlers are `src/**/*.lambda.ts`; projen bundles each with esbuild into assets/ and generates

@@ -6,7 +6,9 @@
  * emulated as two tasks (the default desiredCount; new connections alternate between them as the
  * NLB spreads them), in front of a MariaDB primary + read-only replica on 127.0.0.1. "Direct"
  * means the same client straight to the replica (reads) — what a Lambda function would do without
- * the proxy.
+ * the proxy — except for the write mix (the client-family tier's workload, `clients.ts`: 100 pooled
+ * mysql2 connections, 20 statements each, one in five an autocommit INSERT), which goes straight to
+ * the primary.
  *
  * CPU placement: in production the proxy runs on its own Fargate vCPUs, the database on its
  * instance and the client in Lambda. Here all of them share the machine's cores, so a proxy in the
@@ -14,11 +16,13 @@
  * then places the tiers as production does (ProxySQL's tasks on the last core, the client and the
  * databases on the others, for both paths alike) for the rest of the table.
  */
-import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
+import { WORKLOAD, workloadSchema } from './clients';
+import { runWorkload, WorkloadResult } from './clients/node/workload';
 import { deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
+import { allCpus, pin, placeTiers } from '../fixtures/cpu';
 import { startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, startTask } from '../fixtures/proxysql-task';
@@ -27,20 +31,6 @@ import { ownAddress } from '../fixtures/source-address';
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
-
-/** Set the CPU affinity of processes and all their threads (children started later inherit it). */
-function pin(pids: number[], cpus: string): void {
-  for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
-}
-
-/** A process and its direct children (the start script, ProxySQL and the script's helpers). */
-function withChildren(pid: number): number[] {
-  let children: number[] = [];
-  try {
-    children = execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
-  } catch { /* none */ }
-  return [pid, ...children];
-}
 
 function row(cells: Array<string | number>): string {
   return `| ${cells.join(' | ')} |`;
@@ -83,6 +73,8 @@ async function main(): Promise<void> {
     const setup = await mysql.createConnection(proxy1);
     await setup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(32))');
     await setup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    // The client-family tier's read/write mix (test/dataplane/clients.ts) has tables of its own.
+    for (const sql of workloadSchema()) await setup.query(sql);
     await setup.end();
     await pair.sync();
     const maxConn = await pair.replica.root<Array<{ m: number }>>('SELECT @@max_connections AS m');
@@ -101,15 +93,11 @@ async function main(): Promise<void> {
     const sharedProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
     const sharedDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
 
-    const cpus = os.cpus().length;
-    const placed = cpus >= 2;
-    if (placed) {
-      pin([...withChildren(task.pid), ...withChildren(task2.pid)], String(cpus - 1));
-      pin([process.pid, pair.primary.pid, pair.replica.pid], cpus === 2 ? '0' : `0-${cpus - 2}`);
-    }
-    const where = placed ? `ProxySQL on CPU ${cpus - 1}, client and databases on the other${cpus > 2 ? 's' : ''}` : 'one CPU: tiers not placed';
+    const placement = placeTiers([task.pid, task2.pid], [process.pid, pair.primary.pid, pair.replica.pid]);
+    const where = placement.description;
     const qpsProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
     const qpsDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
+
 
     console.log(row(['measure', 'direct', 'through ProxySQL', 'ratio / overhead']));
     console.log(row(['---', '---', '---', '---']));
@@ -143,8 +131,24 @@ async function main(): Promise<void> {
       console.log(row([`32 warm clients right after the ${n} burst, QPS`, afterDirect.toFixed(0), after.toFixed(0), `${(after / afterDirect).toFixed(2)} ×`]));
     }
 
+    // The client-family tier's write mix with the mysql2 pool: writes go to the primary, so that is
+    // where "direct" points here; through the proxy the pool's connections are spread over both tasks.
+    const mix = async (endpoints: Endpoint[], tag: string): Promise<WorkloadResult> => runWorkload('query', {
+      endpoints: endpoints.map((e) => ({ ...e, database: e.database! })), ...WORKLOAD, tag,
+    });
+    const mixDirect = await mix([{ ...proxy1, port: pair.primary.port }], 'bench-direct');
+    const mixProxy = await mix(proxy, 'bench-proxy');
+    const statements = WORKLOAD.clients * WORKLOAD.statements;
+    const mixCell = (r: WorkloadResult) => `${r.elapsedMs} ms (${Math.round((1000 * statements) / r.elapsedMs)} statements/s), ${r.errorCount} errors`;
+    console.log(row([`write mix: ${WORKLOAD.clients} pooled clients (mysql2 pool), ${WORKLOAD.statements} statements each, 20 % autocommit inserts (direct: the primary)`,
+      mixCell(mixDirect), mixCell(mixProxy), `${(mixProxy.elapsedMs / mixDirect.elapsedMs).toFixed(2)} × the time`]));
+    for (const [label, r] of [['direct', mixDirect], ['proxy', mixProxy]] as const) {
+      for (const [msg, count] of Object.entries(r.errors)) console.log(`    write mix ${label} errors: ${count} × ${msg}`);
+      if (r.wrongReads.length > 0) console.log(`    write mix ${label}: ${r.wrongReads.length} reads returned another row`);
+    }
+
     // Failover on its own pair and task (the swap changes the topology), every tier on every CPU.
-    if (placed) pin([process.pid], `0-${cpus - 1}`);
+    if (placement.placed) pin([process.pid], allCpus());
     const fs2 = endpointsProxyStack();
     const fsecrets = secretValues(fs2, failoverPair);
     const ftask = await deployTask(fs2, failoverPair, fsecrets);

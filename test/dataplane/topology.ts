@@ -35,6 +35,12 @@ export interface DataplaneStackOptions {
   readonly backend?: Partial<EndpointsBackendOptions>;
   /** Proxy props made in the stack (e.g. a secret the props refer to); applied after `proxy`. */
   readonly proxyInStack?: (stack: Stack) => Partial<ProxySqlFargateProps>;
+  /**
+   * Leave `databaseMaxConnections` and `maxCapacity` to the library's defaults instead of the
+   * fixture's 151 and a fleet of two (`backend` and `proxy` may still set them).
+   * @default false
+   */
+  readonly libraryDefaults?: boolean;
 }
 
 function logicalId(stack: Stack, c: Construct): string {
@@ -53,11 +59,13 @@ export function endpointsProxyStack(options: DataplaneStackOptions = {}): Datapl
     adminSecret: dbAdmin,
     appUserSecrets: [appUser],
     // What the fixture's servers accept (MariaDB's default), unless a test says otherwise.
-    databaseMaxConnections: FIXTURE_MAX_CONNECTIONS,
+    ...(options.libraryDefaults ? {} : { databaseMaxConnections: FIXTURE_MAX_CONNECTIONS }),
     ...options.backend,
   });
   // A fleet of two tasks (four during a deployment), as a small production service would run.
-  const proxy = new ProxySqlFargate(stack, 'Proxy', { vpc, backend, maxCapacity: 2, ...options.proxy, ...options.proxyInStack?.(stack) });
+  const proxy = new ProxySqlFargate(stack, 'Proxy', {
+    vpc, backend, ...(options.libraryDefaults ? {} : { maxCapacity: 2 }), ...options.proxy, ...options.proxyInStack?.(stack),
+  });
   return {
     stack,
     proxy,
