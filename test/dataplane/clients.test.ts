@@ -19,13 +19,15 @@ import * as mysql from 'mysql2/promise';
 import {
   checkInserts, CLIENT_FAMILIES, ClientEndpoint, EXPECTED_INSERTS, EXPECTED_READS, runClient, WorkloadResult, workloadSchema,
 } from './clients';
-import { DataplaneStack, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues } from './topology';
+import { DataplaneStack, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { ProxySqlEngine } from '../../src';
 import { allCpus, pin, placeTiers } from '../fixtures/cpu';
 import { MariaDbServer, ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
 
+/** The fixture's servers accept this many: the direct run and the proxy's pool never compete for the last one. */
+const FIXTURE_MAX_CONNECTIONS = 300;
 /** A run that outlives this has failed the 2 × direct bound many times over; it is stopped and fails. */
 const RUN_DEADLINE_MS = Number(process.env.CLIENTS_RUN_DEADLINE_MS ?? 90_000);
 const SAMPLE_EVERY_MS = 100;
@@ -109,8 +111,8 @@ const VARIANTS: Variant[] = [
   {
     name: '(a) every prop at its default',
     stack: () => endpointsProxyStack({ libraryDefaults: true, backend: { engine: ENGINE } }),
-    // The library is not told the limit (it assumes 100); the servers' own is the fixture's.
-    databaseLimit: (fixture) => fixture,
+    // The library is not told the limit and assumes 100: the proxy must keep within that.
+    databaseLimit: () => 100,
   },
   {
     name: '(b) the reference topology\'s small instance (databaseMaxConnections 90)',
@@ -139,7 +141,9 @@ describeDataplane('dataplane: real client families, 100 pooled connections of re
 
   beforeAll(async () => {
     for (const f of runnable) f.build();
-    pair = await startReplicatedPair();
+    // Room for the direct run's 100 connections beside the proxy's pooled ones (up to its budget of
+    // 90 or 100 per server); each proxy run is held to its variant's limit below.
+    pair = await startReplicatedPair({ maxConnections: FIXTURE_MAX_CONNECTIONS });
     fixtureMaxConnections = Number((await pair.primary.root<Array<{ m: number }>>('SELECT @@max_connections AS m'))[0].m);
   }, 900_000);
 
@@ -163,11 +167,15 @@ describeDataplane('dataplane: real client families, 100 pooled connections of re
       await runBootstrap(s, pair, secrets);
       await onWriter(pair, app.dbname, workloadSchema());
       task = await startTask({ template: s.template, secrets, servers: pairServers(pair) });
+      // A deployed task runs with the share for the tasks that run (here one), which it takes
+      // within seconds of its start (fleet-share.sh); the workload runs from then on.
+      await waitFor('the share for one task', async () => (task.log().includes('1 running tasks:') ? true : undefined), 30_000, 250);
       placement = placeTiers([task.pid], [process.pid, pair.primary.pid, pair.replica.pid]).description;
       proxy = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
       direct = { ...proxy, port: pair.primary.port };
       // eslint-disable-next-line no-console
-      console.log(`dataplane clients ${variant.name}: ${s.proxy.backendConnectionsPerServer} backend connections per task and server at synth; ${placement}`);
+      const [{ n: share }] = await task.admin<Array<{ n: string }>>('SELECT MAX(max_connections) AS n FROM runtime_mysql_servers');
+      console.log(`dataplane clients ${variant.name}: ${s.proxy.backendConnectionsPerServer} backend connections per task and server at synth (the static share), ${share} for one running task; ${placement}`);
     }, 120_000);
 
     afterAll(async () => {
