@@ -122,7 +122,8 @@ describeDataplane('dataplane: pinned sessions and clients waiting for a connecti
   });
 
   test('more slow writes than the writer\'s pool → ClientsWaitingForConnection > 0, ConnectionWaitMaxMs ≈ the wait the clients saw, ConnectTimeouts = the statements that failed after borrowTimeout', async () => {
-    // A small budget: 30 connections × 90 % − 15 reserved, over up to 4 tasks → 2 writer connections a task.
+    // A small budget: 30 connections × 90 % = 27; one task running takes floor(27 − 3 − 4) = 20 per
+    // server, of which the writer hostgroup keeps 15 (a quarter goes to fallback reads).
     const borrowTimeoutMs = 9000;
     const s = endpointsProxyStack({
       backend: { databaseMaxConnections: 30 },
@@ -131,18 +132,21 @@ describeDataplane('dataplane: pinned sessions and clients waiting for a connecti
     const secrets = secretValues(s, pair);
     const task = await deployTask(s, pair, secrets);
     const app = secrets[s.ids.app] as App;
-    const [{ slots }] = await task.admin<Array<{ slots: string }>>('SELECT SUM(max_connections) AS slots FROM runtime_mysql_servers WHERE hostgroup_id = 10');
-    expect(Number(slots)).toBe(2);
+    // The deployed state: the task has counted itself and taken the share for one task (fleet-share.sh).
+    await waitFor('the share for one task', async () => (task.log().includes('1 running tasks:') ? true : undefined), 30_000, 250);
+    const [{ slots: slotsText }] = await task.admin<Array<{ slots: string }>>('SELECT SUM(max_connections) AS slots FROM runtime_mysql_servers WHERE hostgroup_id = 10');
+    const slots = Number(slotsText);
+    expect(slots).toBe(15);
     const globals = async () => Number((await task.admin<Array<{ v: string }>>("SELECT variable_value AS v FROM stats_mysql_global WHERE variable_name = 'max_connect_timeouts'"))[0].v);
     const timeoutsBefore = await globals();
     const metrics = task.startContainer('metrics', FAST);
     await moreSamples(metrics, 0);
 
-    // 6 statements of 6 s on 2 connections: 2 run at once, 2 more after 6 s; the last 2 would start
-    // at 12 s and time out at 9 s instead. Each side is 3 s from borrowTimeout: ProxySQL hands over a
-    // freed connection and fires its timeout on a ~2 s poll, and with a 2 s margin (4 s sleeps, 6 s
-    // timeout) the second pair also timed out on a loaded CI machine.
-    const clients = 6;
+    // 3 × slots statements of 6 s on `slots` connections: `slots` run at once, as many after 6 s; the
+    // last ones would start at 12 s and time out at 9 s instead. Each side is 3 s from borrowTimeout:
+    // ProxySQL hands over a freed connection and fires its timeout on a ~2 s poll, and with a 2 s
+    // margin (4 s sleeps, 6 s timeout) the second batch also timed out on a loaded CI machine.
+    const clients = 3 * slots;
     const sleepS = 6;
     const conns = await Promise.all(Array.from({ length: clients }, () => task.client(app.username, app.password, { database: app.dbname })));
     const t0 = Date.now();
@@ -155,7 +159,7 @@ describeDataplane('dataplane: pinned sessions and clients waiting for a connecti
     const timeoutsAfter = await globals();
 
     const failed = results.filter((r) => !r.ok);
-    expect(failed.map((r) => r.error)).toEqual(Array(clients - 2 * 2).fill(expect.stringMatching(/^Max connect timeout reached while reaching hostgroup 10 after \d+ms/)));
+    expect(failed.map((r) => r.error)).toEqual(Array(clients - 2 * slots).fill(expect.stringMatching(/^Max connect timeout reached while reaching hostgroup 10 after \d+ms/)));
     // What each waited: a statement that ran took its sleep after the wait; one that failed waited all along.
     const waits = results.map((r) => (r.ok ? r.ms - sleepS * 1000 : r.ms));
     const longestWait = Math.max(...waits);
@@ -169,7 +173,7 @@ describeDataplane('dataplane: pinned sessions and clients waiting for a connecti
       + `client waits ${waits.map((x) => Math.max(0, x)).join(', ')} ms (${failed.length} timed out); sidecar: ClientsWaitingForConnection max ${maxWaiting}, `
       + `ConnectionWaitMaxMs max ${maxWaitMs}, ConnectTimeouts ${timeouts}; per sample (waiting/longest ms): ${w.map((d) => `${String(d.ClientsWaitingForConnection)}/${String(d.ConnectionWaitMaxMs)}`).join(' ')}`);
 
-    expect(maxWaiting).toBe(clients - 2);
+    expect(maxWaiting).toBe(clients - slots);
     // Sampled every second: the longest wait seen is within a sample interval (and ProxySQL's
     // clock for the session) of the longest wait the clients saw, and never beyond it.
     expect(maxWaitMs).toBeLessThanOrEqual(longestWait + 200);
