@@ -542,10 +542,17 @@ describe('ProxySqlFargate connection budget', () => {
       + 'Raise the backend\'s databaseMaxConnections .*or maxConnectionsPercent, or lower minCapacity and maxCapacity'));
     // Two tasks of the same backend: floor((54 - 3 - 8) / 2) = 21, the writer keeps 16.
     const two = fixture();
-    new ProxySqlFargate(two.stack, 'P', { vpc: two.vpc, backend: ProxySqlBackend.fromEndpoints({
-      writer: { host: 'db.example.internal', port: 3306 }, readers: [{ host: 'r.example.internal', port: 3306 }],
-      adminSecret: two.db.masterSecret, databaseMaxConnections: 60, appUserSecrets: [two.db.appUserSecret],
-    }), maxCapacity: 2 });
+    new ProxySqlFargate(two.stack, 'P', {
+      vpc: two.vpc,
+      backend: ProxySqlBackend.fromEndpoints({
+        writer: { host: 'db.example.internal', port: 3306 },
+        readers: [{ host: 'r.example.internal', port: 3306 }],
+        adminSecret: two.db.masterSecret,
+        databaseMaxConnections: 60,
+        appUserSecrets: [two.db.appUserSecret],
+      }),
+      maxCapacity: 2,
+    });
     Annotations.fromStack(two.stack).hasNoWarning('*', Match.stringLikeRegexp('connections to the writer'));
     const { f: defaults } = proxyWith();
     Annotations.fromStack(defaults.stack).hasNoWarning('*', Match.stringLikeRegexp('connections to the writer'));

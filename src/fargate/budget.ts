@@ -61,7 +61,7 @@ export function warnOnSmallShare(scope: Construct, budget: ConnectionBudget, min
   if (writer >= SMALL_WRITER_SHARE) return;
   Annotations.of(scope).addWarningV2('cdk-proxysql:backendShareSmall',
     `With ${usual} tasks running (minCapacity) each task may open only ${writer} connections to the writer, and ${budget.perRow} per server when the most tasks run: `
-    + `pooled clients doing writes will wait for them (the dashboard's ClientsWaitingForConnection). Raise the backend's databaseMaxConnections to what the database really accepts, `
+    + 'pooled clients doing writes will wait for them (the dashboard\'s ClientsWaitingForConnection). Raise the backend\'s databaseMaxConnections to what the database really accepts, '
     + `or maxConnectionsPercent, or lower minCapacity and maxCapacity; below ${SMALL_WRITER_SHARE} writer connections per task this warning stays`);
 }
 

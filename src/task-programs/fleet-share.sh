@@ -61,13 +61,17 @@ is_writer="EXISTS (SELECT 1 FROM %s x WHERE x.hostgroup_id=$w AND x.hostname=s.h
 # writer keeps SMALL of its FULL for reads in its reader row of weight 1 and every other reader has
 # the readers' weight and FULL; this only while a writer is ONLINE: with none (the primary down),
 # the monitor assumes the old writer is read-only and lists it as a reader, where it must keep its
-# weight of 1. Without fallback every row has FULL.
+# weight of 1, and then only a row above FULL is lowered to it. Without fallback every row has FULL.
 apply() {
   if [ "$heavy" -gt 0 ]; then
     # shellcheck disable=SC2059 # the %s are table names, filled in by printf on purpose
-    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE EXISTS (SELECT 1 FROM runtime_mysql_servers o WHERE o.hostgroup_id=$w AND o.status='ONLINE') AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$2 ELSE s.weight<>$heavy OR s.max_connections<>$1 END) OR (s.hostgroup_id=$w AND s.max_connections<>$(($1 - $2))))" runtime_mysql_servers)
+    online=$(printf "EXISTS (SELECT 1 FROM %s o WHERE o.hostgroup_id=$w AND o.status='ONLINE')" runtime_mysql_servers)
     # shellcheck disable=SC2059
-    fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$2 WHERE s.hostgroup_id=$r AND $is_writer; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$1 WHERE s.hostgroup_id=$r AND NOT $is_writer; UPDATE mysql_servers SET max_connections=$(($1 - $2)) WHERE hostgroup_id=$w; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
+    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE ($online AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$2 ELSE s.weight<>$heavy OR s.max_connections<>$1 END) OR (s.hostgroup_id=$w AND s.max_connections<>$(($1 - $2))))) OR (NOT $online AND s.hostgroup_id IN ($w, $r) AND s.max_connections>$1)" runtime_mysql_servers)
+    # After SAVE ... FROM RUNTIME, mysql_servers holds what the runtime has, status included.
+    online=$(printf "EXISTS (SELECT 1 FROM %s o WHERE o.hostgroup_id=$w AND o.status='ONLINE')" mysql_servers)
+    # shellcheck disable=SC2059
+    fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$2 WHERE s.hostgroup_id=$r AND $is_writer AND $online; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$1 WHERE s.hostgroup_id=$r AND NOT $is_writer AND $online; UPDATE mysql_servers SET max_connections=$(($1 - $2)) WHERE hostgroup_id=$w AND $online; UPDATE mysql_servers SET max_connections=$1 WHERE hostgroup_id IN ($w, $r) AND max_connections>$1 AND NOT $online; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
   else
     wrong="SELECT COUNT(*) FROM runtime_mysql_servers WHERE hostgroup_id IN ($w, $r) AND max_connections<>$1"
     fix="SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers SET max_connections=$1 WHERE hostgroup_id IN ($w, $r); LOAD MYSQL SERVERS TO RUNTIME;"

@@ -9,8 +9,8 @@
  * healthy threshold, read from the synthesized template), and leave a task before it is stopped, as
  * the NLB deregisters a target before ECS sends SIGTERM.
  */
-import { ProxySqlEngine } from '../../src';
 import { DataplaneStack, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { ProxySqlEngine } from '../../src';
 import { MariaDbServer, ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
@@ -142,12 +142,9 @@ describeDataplane('dataplane: the connection budget follows the tasks that run',
       .filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::TargetGroup');
     expect(groups).toHaveLength(1);
     healthySeconds = groups[0].Properties.HealthCheckIntervalSeconds * groups[0].Properties.HealthyThresholdCount;
-    const users = [app.username, secrets[s.ids.monitor].username];
-    samplers = [new Sampler(pair.primary, users), new Sampler(pair.replica, users)];
   });
 
   afterAll(async () => {
-    await Promise.all((samplers ?? []).map((x) => x.stop()));
     await disposeAllTasks();
     await pair?.destroy();
   });
@@ -164,71 +161,95 @@ describeDataplane('dataplane: the connection budget follows the tasks that run',
   test('two tasks, four, two again, and a rolling deployment under load: the database never sees more than 90, and two tasks each use about half', async () => {
     const errors: string[] = [];
     const stopLoad = async (l: Load) => { errors.push(...(await l.stop()).errors); };
+    const users = [app.username, secrets[s.ids.monitor].username];
+    samplers = [new Sampler(pair.primary, users), new Sampler(pair.replica, users)];
+    try {
+      // Two tasks: each counts two and takes the share for two.
+      const [t1, t2] = await Promise.all([startFleetTask(), startFleetTask()]);
+      const t0 = Date.now();
+      // Both have counted and moved their share (whatever to: the limit decides below).
+      await waitFor('both tasks to take a share', async () => ([t1, t2].every((t) => /running tasks: \d+ backend connections/.test(t.log())) ? true : undefined), 30_000, 250);
+      console.log(`dataplane fleet: two new tasks took the share for ${JSON.stringify(await Promise.all([t1, t2].map(share)))} ${Date.now() - t0} ms after they answered`);
+      samplers.forEach((x) => x.reset());
+      let loads = new Map<ProxySqlTask, Load>(await Promise.all([t1, t2].map(async (t) => [t, await startLoad(t, app, CLIENTS_PER_TASK)] as [ProxySqlTask, Load])));
+      await sleep(10_000);
+      expectWithinLimit('two tasks');
+      expect(await Promise.all([t1, t2].map(share))).toEqual([SHARES[1], SHARES[1]]);
+      for (const t of [t1, t2]) {
+        // About half of the fleet's 90 on the replica each (the static share would be 17).
+        expect(peakOf(t, 1)).toBeGreaterThanOrEqual(SHARES[1] - 2);
+        // On the writer: writes plus its fallback-read row, the same budget.
+        expect(peakOf(t, 0)).toBeGreaterThan(SHARES[3]);
+      }
 
-    // Two tasks: each counts two and takes the share for two.
-    const [t1, t2] = await Promise.all([startFleetTask(), startFleetTask()]);
-    const t0 = Date.now();
-    // Both have counted and moved their share (whatever to: the limit decides below).
-    await waitFor('both tasks to take a share', async () => ([t1, t2].every((t) => /running tasks: \d+ backend connections/.test(t.log())) ? true : undefined), 30_000, 250);
-    console.log(`dataplane fleet: two new tasks took the share for ${JSON.stringify(await Promise.all([t1, t2].map(share)))} ${Date.now() - t0} ms after they answered`);
-    samplers.forEach((x) => x.reset());
-    let loads = new Map<ProxySqlTask, Load>(await Promise.all([t1, t2].map(async (t) => [t, await startLoad(t, app, CLIENTS_PER_TASK)] as [ProxySqlTask, Load])));
-    await sleep(10_000);
-    expectWithinLimit('two tasks');
-    expect(await Promise.all([t1, t2].map(share))).toEqual([SHARES[1], SHARES[1]]);
-    for (const t of [t1, t2]) {
-      // About half of the fleet's 90 on the replica each (the static share would be 17).
-      expect(peakOf(t, 1)).toBeGreaterThanOrEqual(SHARES[1] - 2);
-      // On the writer: writes plus its fallback-read row, the same budget.
-      expect(peakOf(t, 0)).toBeGreaterThan(SHARES[3]);
+      // Scale-out to four: the running tasks lower their share before the new ones get clients.
+      samplers.forEach((x) => x.reset());
+      const started = Date.now();
+      const [t3, t4] = await Promise.all([startFleetTask(), startFleetTask()]);
+      const loweredAfter = await sharesBecome([t1, t2], SHARES[3], 15_000);
+      console.log(`dataplane fleet: running tasks lowered to the share for four (${SHARES[3]}) ${loweredAfter} ms after the new tasks answered`);
+      await sleep(Math.max(0, started + healthySeconds * 1000 - Date.now()));
+      for (const t of [t3, t4]) loads.set(t, await startLoad(t, app, CLIENTS_PER_TASK));
+      await sharesBecome([t1, t2, t3, t4], SHARES[3], 5_000);
+      await sleep(10_000);
+      expectWithinLimit('scale-out to four');
+      expect(loweredAfter).toBeLessThan(healthySeconds * 1000);
+
+      // Scale-in to two: the load balancer stops sending clients to t3 and t4, then ECS stops them.
+      samplers.forEach((x) => x.reset());
+      await Promise.all([t3, t4].map((t) => stopLoad(loads.get(t)!)));
+      loads.delete(t3); loads.delete(t4);
+      const stopped = await Promise.all([t3, t4].map((t) => t.stop()));
+      expect(stopped.map((x) => x.code)).toEqual([0, 0]);
+      const reraisedAfter = await sharesBecome([t1, t2], SHARES[1], 30_000);
+      console.log(`dataplane fleet: after scale-in the two left took the share for two ${reraisedAfter} ms after the others exited`);
+      await sleep(5_000);
+      expectWithinLimit('scale-in to two');
+
+      // A rolling deployment (maximum 200 %): two new tasks start and become healthy, clients move to
+      // them, the old ones are deregistered and stopped.
+      samplers.forEach((x) => x.reset());
+      const deployStart = Date.now();
+      const [t5, t6] = await Promise.all([startFleetTask(), startFleetTask()]);
+      await sharesBecome([t1, t2, t5, t6], SHARES[3], 15_000);
+      await sleep(Math.max(0, deployStart + healthySeconds * 1000 - Date.now()));
+      const next = new Map<ProxySqlTask, Load>();
+      for (const t of [t5, t6]) next.set(t, await startLoad(t, app, CLIENTS_PER_TASK));
+      await sleep(5_000);
+      await Promise.all([t1, t2].map((t) => stopLoad(loads.get(t)!)));
+      const oldStopped = await Promise.all([t1, t2].map((t) => t.stop()));
+      expect(oldStopped.map((x) => x.code)).toEqual([0, 0]);
+      loads = next;
+      const newRaisedAfter = await sharesBecome([t5, t6], SHARES[1], 30_000);
+      console.log(`dataplane fleet: after the deployment the new tasks took the share for two ${newRaisedAfter} ms after the old ones exited`);
+      await sleep(8_000);
+      expectWithinLimit('rolling deployment');
+      for (const t of [t5, t6]) expect(peakOf(t, 1)).toBeGreaterThanOrEqual(SHARES[1] - 2);
+
+      await Promise.all([...loads.values()].map(stopLoad));
+      // Every client was served: statements waited for a connection, none failed.
+      expect(errors).toEqual([]);
+      await Promise.all([t5, t6].map((t) => t.stop()));
+    } finally {
+      await Promise.all(samplers.map((x) => x.stop()));
     }
-
-    // Scale-out to four: the running tasks lower their share before the new ones get clients.
-    samplers.forEach((x) => x.reset());
-    const started = Date.now();
-    const [t3, t4] = await Promise.all([startFleetTask(), startFleetTask()]);
-    const loweredAfter = await sharesBecome([t1, t2], SHARES[3], 15_000);
-    console.log(`dataplane fleet: running tasks lowered to the share for four (${SHARES[3]}) ${loweredAfter} ms after the new tasks answered`);
-    await sleep(Math.max(0, started + healthySeconds * 1000 - Date.now()));
-    for (const t of [t3, t4]) loads.set(t, await startLoad(t, app, CLIENTS_PER_TASK));
-    await sharesBecome([t1, t2, t3, t4], SHARES[3], 5_000);
-    await sleep(10_000);
-    expectWithinLimit('scale-out to four');
-    expect(loweredAfter).toBeLessThan(healthySeconds * 1000);
-
-    // Scale-in to two: the load balancer stops sending clients to t3 and t4, then ECS stops them.
-    samplers.forEach((x) => x.reset());
-    await Promise.all([t3, t4].map((t) => stopLoad(loads.get(t)!)));
-    loads.delete(t3); loads.delete(t4);
-    const stopped = await Promise.all([t3, t4].map((t) => t.stop()));
-    expect(stopped.map((x) => x.code)).toEqual([0, 0]);
-    const reraisedAfter = await sharesBecome([t1, t2], SHARES[1], 30_000);
-    console.log(`dataplane fleet: after scale-in the two left took the share for two ${reraisedAfter} ms after the others exited`);
-    await sleep(5_000);
-    expectWithinLimit('scale-in to two');
-
-    // A rolling deployment (maximum 200 %): two new tasks start and become healthy, clients move to
-    // them, the old ones are deregistered and stopped.
-    samplers.forEach((x) => x.reset());
-    const deployStart = Date.now();
-    const [t5, t6] = await Promise.all([startFleetTask(), startFleetTask()]);
-    await sharesBecome([t1, t2, t5, t6], SHARES[3], 15_000);
-    await sleep(Math.max(0, deployStart + healthySeconds * 1000 - Date.now()));
-    const next = new Map<ProxySqlTask, Load>();
-    for (const t of [t5, t6]) next.set(t, await startLoad(t, app, CLIENTS_PER_TASK));
-    await sleep(5_000);
-    await Promise.all([t1, t2].map((t) => stopLoad(loads.get(t)!)));
-    const oldStopped = await Promise.all([t1, t2].map((t) => t.stop()));
-    expect(oldStopped.map((x) => x.code)).toEqual([0, 0]);
-    loads = next;
-    const newRaisedAfter = await sharesBecome([t5, t6], SHARES[1], 30_000);
-    console.log(`dataplane fleet: after the deployment the new tasks took the share for two ${newRaisedAfter} ms after the old ones exited`);
-    await sleep(8_000);
-    expectWithinLimit('rolling deployment');
-    for (const t of [t5, t6]) expect(peakOf(t, 1)).toBeGreaterThanOrEqual(SHARES[1] - 2);
-
-    await Promise.all([...loads.values()].map(stopLoad));
-    // Every client was served: statements waited for a connection, none failed.
-    expect(errors).toEqual([]);
   }, 300_000);
+
+  test('a task that cannot count the tasks (no writer to ask) goes back to the static share within about 10 s, and takes its share again once it can', async () => {
+    const t = await startFleetTask();
+    await waitFor('the share for one task', async () => (t.log().includes('1 running tasks:') ? true : undefined), 30_000, 250);
+    expect(await share(t)).toBe(SHARES[0]);
+    await pair.primary.stop();
+    let back: number;
+    try {
+      const t0 = Date.now();
+      await sharesBecome([t], SHARES[3], 20_000);
+      back = Date.now() - t0;
+      expect(t.log()).toContain('cannot count the running tasks on the writer; using the share that is safe for 4 tasks');
+    } finally {
+      await pair.primary.launch();
+    }
+    const again = await sharesBecome([t], SHARES[0], 40_000);
+    console.log(`dataplane fleet: with the writer down the task was back at the static share (${SHARES[3]}) ${back} ms after it stopped, and at the share for one task again ${again} ms after it returned`);
+  }, 120_000);
 });
