@@ -387,7 +387,15 @@ describe('reads fall back to the writer (readsFallBackToWriter, the default)', (
   function render(topology: BackendTopology, options: ProxySqlConfigOptions = {}, serverMaxConnections = 40, fleetShares?: number[]) {
     const s = setup();
     const template = new ProxySqlConfiguration({
-      options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 1, memoryMiB: 2048, serverMaxConnections, fleetShares,
+      options,
+      topology,
+      adminSecret: s.admin,
+      monitorSecret: s.monitor,
+      defaultUsers: [s.app],
+      vcpus: 1,
+      memoryMiB: 2048,
+      serverMaxConnections,
+      fleetShares,
     }).render().template;
     return { template, cfg: parseLibconfig(template) };
   }
@@ -437,7 +445,15 @@ describe('the budget for the tasks that run (fleetShares)', () => {
   function render(topology: BackendTopology, options: ProxySqlConfigOptions, serverMaxConnections: number, fleetShares?: number[]) {
     const s = setup();
     return new ProxySqlConfiguration({
-      options, topology, adminSecret: s.admin, monitorSecret: s.monitor, defaultUsers: [s.app], vcpus: 1, memoryMiB: 2048, serverMaxConnections, fleetShares,
+      options,
+      topology,
+      adminSecret: s.admin,
+      monitorSecret: s.monitor,
+      defaultUsers: [s.app],
+      vcpus: 1,
+      memoryMiB: 2048,
+      serverMaxConnections,
+      fleetShares,
     }).render().template;
   }
   const replication: BackendTopology = {

@@ -30,7 +30,8 @@ interface Load {
 
 /** `clients` connections to `task`, each alternating a 30 ms write-side and a 30 ms read-side statement until stopped. */
 async function startLoad(task: ProxySqlTask, app: Record<string, string>, clients: number): Promise<Load> {
-  const conns = await Promise.all(Array.from({ length: clients }, () => task.client(app.username, app.password, { database: app.dbname, connectTimeout: 30_000 })));
+  const conns = await Promise.all(Array.from({ length: clients },
+    () => task.client(app.username, app.password, { database: app.dbname, connectTimeout: 30_000 })));
   let running = true;
   let statements = 0;
   const errors: string[] = [];
@@ -155,7 +156,7 @@ describeDataplane('dataplane: the connection budget follows the tasks that run',
     const line = /# cdk-proxysql server_shares=([0-9,:]*)\\n/.exec(config)?.[1];
     expect(line).toBe(`10,20,1000,${SHARES.map((n) => `${n}:${Math.floor(n / 4)}`).join(',')}`);
     // n tasks at their share, with their monitors and counters, stay within the fleet's 90.
-    SHARES.forEach((share, i) => expect((i + 1) * share + 3 + 4 * (i + 1)).toBeLessThanOrEqual(FLEET_LIMIT));
+    SHARES.forEach((perTask, i) => expect((i + 1) * perTask + 3 + 4 * (i + 1)).toBeLessThanOrEqual(FLEET_LIMIT));
   });
 
   test('two tasks, four, two again, and a rolling deployment under load: the database never sees more than 90, and two tasks each use about half', async () => {
@@ -171,7 +172,8 @@ describeDataplane('dataplane: the connection budget follows the tasks that run',
       await waitFor('both tasks to take a share', async () => ([t1, t2].every((t) => /running tasks: \d+ backend connections/.test(t.log())) ? true : undefined), 30_000, 250);
       console.log(`dataplane fleet: two new tasks took the share for ${JSON.stringify(await Promise.all([t1, t2].map(share)))} ${Date.now() - t0} ms after they answered`);
       samplers.forEach((x) => x.reset());
-      let loads = new Map<ProxySqlTask, Load>(await Promise.all([t1, t2].map(async (t) => [t, await startLoad(t, app, CLIENTS_PER_TASK)] as [ProxySqlTask, Load])));
+      const loaded = async (t: ProxySqlTask) => [t, await startLoad(t, app, CLIENTS_PER_TASK)] as [ProxySqlTask, Load];
+      let loads = new Map<ProxySqlTask, Load>(await Promise.all([t1, t2].map(loaded)));
       await sleep(10_000);
       expectWithinLimit('two tasks');
       expect(await Promise.all([t1, t2].map(share))).toEqual([SHARES[1], SHARES[1]]);

@@ -36,7 +36,9 @@ describeDataplane('dataplane: connection budget', () => {
     await runBootstrap(s, pair, secrets);
     // Two tasks of the same service, side by side, each from its own address (as on Fargate): they
     // count each other and take the share for two.
-    tasks = await Promise.all([0, 1].map(() => startTask({ template: s.template, secrets, servers: pairServers(pair), sourceAddress: ownAddress() })));
+    tasks = await Promise.all([0, 1].map(() => startTask({
+      template: s.template, secrets, servers: pairServers(pair), sourceAddress: ownAddress(),
+    })));
     const app = secrets[s.ids.app];
     await onWriter(pair, app.dbname, ['CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))', "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')"]);
   });

@@ -15,7 +15,8 @@ export function validateMysqlServers(m: ConfigModel, c: Checks): void {
   const { serverMaxConnections } = m.props;
   c.int('serverMaxConnections', serverMaxConnections, 1, 10_000);
   const shares = m.props.fleetShares;
-  if (shares !== undefined && (shares.length === 0 || shares[shares.length - 1] !== serverBudget(m) || shares.some((s, i) => !Number.isInteger(s) || s < 1 || (i > 0 && s > shares[i - 1])))) {
+  const badShare = (s: number, i: number) => !Number.isInteger(s) || s < 1 || (i > 0 && s > shares![i - 1]);
+  if (shares !== undefined && (shares.length === 0 || shares[shares.length - 1] !== serverBudget(m) || shares.some(badShare))) {
     c.fail('fleetShares', `must be whole numbers of at least 1, never growing, ending with serverMaxConnections (${serverBudget(m)})`, shares.length === 0 ? 'none' : shares);
   }
   if (m.readerFallback && (serverMaxConnections ?? DEFAULTS.serverMaxConnections) < 2) {
