@@ -91,6 +91,8 @@ const importedProxy = new ProxySqlFargate(imported, 'Proxy', {
     instanceIdentifiers: ['legacy-aurora-1', 'legacy-aurora-2'],
   }),
   desiredCount: 3,
+  // The legacy cluster's limit is not given (100 is assumed): up to 6 tasks (12 in a deployment) fit it.
+  maxCapacity: 6,
   cpu: 512,
   memoryLimitMiB: 1024,
   requireTls: true,

@@ -104,6 +104,7 @@ func main() {
 			InstanceIdentifiers: jsii.Strings("legacy-aurora-1", "legacy-aurora-2"),
 		}),
 		DesiredCount:   jsii.Number(3),
+		MaxCapacity:    jsii.Number(6),
 		Cpu:            jsii.Number(512),
 		MemoryLimitMiB: jsii.Number(1024),
 		RequireTls:     jsii.Bool(true),

@@ -109,6 +109,7 @@ imported_proxy = ProxySqlFargate(
         instance_identifiers=["legacy-aurora-1", "legacy-aurora-2"],
     ),
     desired_count=3,
+    max_capacity=6,
     cpu=512,
     memory_limit_mib=1024,
     require_tls=True,

@@ -119,6 +119,7 @@ public final class ConsumerApp {
                         .instanceIdentifiers(List.of("legacy-aurora-1", "legacy-aurora-2"))
                         .build()))
                 .desiredCount(3)
+                .maxCapacity(6)
                 .cpu(512)
                 .memoryLimitMiB(1024)
                 .requireTls(true)
