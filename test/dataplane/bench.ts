@@ -15,11 +15,16 @@
  * path takes CPU from the client and the database it serves. The bench prints the shared figure,
  * then places the tiers as production does (ProxySQL's tasks on the last core, the client and the
  * databases on the others, for both paths alike) for the rest of the table.
+ *
+ * Then the task-size table (`sizes.ts`): Fargate's 0.25, 0.5, 1 and 2 vCPU sizes emulated with
+ * cgroups, two tasks each, beside direct. BENCH_SIZES (vCPUs, e.g. `0.25,1`) and BENCH_SIZE_BURSTS
+ * choose what it runs; it prints one line instead when cgroups are not writable here.
  */
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
 import { WORKLOAD, workloadSchema } from './clients';
 import { runWorkload, WorkloadResult } from './clients/node/workload';
+import { printSizeTable, SIZES } from './sizes';
 import { deployTask, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 import { allCpus, pin, placeTiers } from '../fixtures/cpu';
@@ -31,6 +36,12 @@ import { ownAddress } from '../fixtures/source-address';
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
+/**
+ * The task-size table (`sizes.ts`): the sizes (vCPUs) and its cold bursts. A short run (BENCH_BURSTS
+ * given, as CI's bench-smoke does) runs the smallest size with those bursts only.
+ */
+const SIZE_LIST = (process.env.BENCH_SIZES ?? (process.env.BENCH_BURSTS ? '0.25' : Object.keys(SIZES).join(','))).split(',');
+const SIZE_BURSTS = (process.env.BENCH_SIZE_BURSTS ?? process.env.BENCH_BURSTS ?? '1000,2000,5000').split(',').map(Number);
 
 function row(cells: Array<string | number>): string {
   return `| ${cells.join(' | ')} |`;
@@ -168,6 +179,10 @@ async function main(): Promise<void> {
       { host: '127.0.0.1', port: ftask.trafficPort, user: fapp.username, password: fapp.password, database: fapp.dbname }, failoverPair, 'w');
     console.log(row(['failover: first write on the new primary after the switchover began', '—', `${f.resumeMs} ms`,
       `${f.acknowledged} acknowledged, ${f.lost.length} lost, ${f.failedAttempts} failed attempts (switchover ${f.switchMs} ms)`]));
+
+    // The task sizes, each on its own tasks: nothing else of the bench runs meanwhile.
+    await disposeAllTasks();
+    await printSizeTable({ sizes: SIZE_LIST, bursts: SIZE_BURSTS, sustainSeconds: SUSTAIN_SECONDS, sql: READ });
   } finally {
     await disposeAllTasks();
     await Promise.all([pair.destroy(), directPair.destroy(), failoverPair.destroy()]);
