@@ -40,7 +40,7 @@ const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
  * The task-size table (`sizes.ts`): the sizes (vCPUs) and its cold bursts. A short run (BENCH_BURSTS
  * given, as CI's bench-smoke does) runs the smallest size with those bursts only.
  */
-const SIZE_LIST = (process.env.BENCH_SIZES ?? (process.env.BENCH_BURSTS ? '0.25' : Object.keys(SIZES).join(','))).split(',');
+const SIZE_LIST = (process.env.BENCH_SIZES ?? (process.env.BENCH_BURSTS ? '0.25' : Object.keys(SIZES).sort((a, b) => Number(a) - Number(b)).join(','))).split(',');
 const SIZE_BURSTS = (process.env.BENCH_SIZE_BURSTS ?? process.env.BENCH_BURSTS ?? '1000,2000,5000').split(',').map(Number);
 
 function row(cells: Array<string | number>): string {

@@ -15,7 +15,7 @@ import * as mysql from 'mysql2/promise';
 import { endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps } from './workloads';
 import { cgroupName, cgroupsUnavailable, TaskCgroup } from '../fixtures/cgroup';
-import { placeTiers } from '../fixtures/cpu';
+import { placeTiers, withChildren } from '../fixtures/cpu';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion } from '../fixtures/proxysql-binary';
 import { ProxySqlTask, startTask } from '../fixtures/proxysql-task';
@@ -50,6 +50,8 @@ interface SizeRow {
   readonly config: string;
   readonly quota: string;
   readonly qps: number;
+  /** The direct run's QPS right after the proxy's (the same minute of the machine's load). */
+  readonly directQps: number;
   readonly cpuUsed: string;
   readonly bursts: BurstRun[];
   readonly p50: number;
@@ -63,6 +65,24 @@ function row(cells: Array<string | number>): string {
 }
 
 const mib = (kib: number) => (kib / 1024).toFixed(0);
+
+/**
+ * CPU seconds the `socat` relays of this process have used (the tasks' own source addresses,
+ * `source-address.ts`): an emulation cost that production does not pay, on the client's CPU here.
+ */
+function relayCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of withChildren(process.pid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'socat') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch { /* gone meanwhile */ }
+  }
+  return ticks / 100; // USER_HZ
+}
 
 /**
  * Bursts smallest first until one is not served in full (every client its row, the slowest within
@@ -104,7 +124,7 @@ function burstCell(runs: BurstRun[]): string {
   return failed ? `${first}; ${failed.r.clients}: ${failed.r.served} served, slowest ${(failed.r.maxMs / 1000).toFixed(1)} s` : `${first}; larger not tried`;
 }
 
-async function measureSize(vcpus: string, pair: ReplicatedPair, o: SizeTableOptions, proxyCpus: number): Promise<SizeRow> {
+async function measureSize(vcpus: string, pair: ReplicatedPair, direct: Endpoint, o: SizeTableOptions, proxyCpus: number): Promise<SizeRow> {
   const size = SIZES[vcpus];
   const s = endpointsProxyStack({ proxy: { cpu: size.cpu, memoryLimitMiB: size.memoryLimitMiB } });
   const secrets = secretValues(s, pair);
@@ -148,11 +168,15 @@ async function measureSize(vcpus: string, pair: ReplicatedPair, o: SizeTableOpti
     await sustainedQps(proxy, 32, 1, o.sql);
     const lat = await latencies(proxy[0], 3000, o.sql);
     const before = cgroups.map((c) => c.cpuUse());
+    const relayBefore = relayCpuSeconds();
     const qps = await sustainedQps(proxy, 32, o.sustainSeconds, o.sql);
     const after = cgroups.map((c) => c.cpuUse());
+    const relayUsed = (relayCpuSeconds() - relayBefore) / o.sustainSeconds;
     const used = after.map((a, i) => (a.cpuSeconds - before[i].cpuSeconds) / o.sustainSeconds);
     const throttled = after.map((a, i) => a.throttledPeriods - before[i].throttledPeriods);
+    const directQps = await sustainedQps(direct, 32, o.sustainSeconds, o.sql);
 
+    notes.push(`    ${vcpus} vCPU: during the 32-client run the socat relays (each task's own source address; not there in production) used ${relayUsed.toFixed(2)} vCPU of the client's CPU`);
     const bursts = await burstLadder(proxy, o.bursts, o.sql, borrowMs, rss);
     notes.push(...burstLines(`${vcpus} vCPU`, bursts));
     const oom = cgroups.map((c) => c.oomKills());
@@ -164,6 +188,7 @@ async function measureSize(vcpus: string, pair: ReplicatedPair, o: SizeTableOpti
       config: `${threads} / ${maxConns}`,
       quota: `${cgroups[0].quota}` + (share < Number(vcpus) ? ` (does not bind: the ${tasks.length} tasks share ${proxyCpus} CPU, ${share} each)` : ''),
       qps,
+      directQps,
       cpuUsed: `${used.map((u) => u.toFixed(2)).join(' / ')} (throttled in ${throttled.join(' / ')} periods)`,
       bursts,
       p50: percentile(lat, 50),
@@ -213,11 +238,12 @@ export async function printSizeTable(o: SizeTableOptions): Promise<void> {
     const dbursts = await burstLadder(direct, o.bursts, o.sql, borrowMs, () => []);
 
     const rows: SizeRow[] = [];
-    for (const vcpus of o.sizes) rows.push(await measureSize(vcpus, pair, o, proxyCpus));
+    for (const vcpus of o.sizes) rows.push(await measureSize(vcpus, pair, direct, o, proxyCpus));
 
     console.log(`Two tasks per size, each task's container in a cgroup (CPU quota = vCPUs × period, memory limit = task memory), ${placement.description};`
       + ` bursts tried ${o.bursts.join(', ')} over both tasks, smallest first, up to the first not served in full (every client its row within borrowTimeout).`);
-    console.log(row(['task size', 'worker threads / client max_connections', 'CPU quota per task', `32 warm clients, QPS (${o.sustainSeconds} s)`,
+    console.log(row(['task size', 'worker threads / client max_connections', 'CPU quota per task',
+      `32 warm clients, QPS (${o.sustainSeconds} s; × the direct run right after it)`,
       'CPU used per task meanwhile (vCPU)', 'largest cold burst served in full', 'one client, point read p50 / p99 (ms)', 'ProxySQL RSS at rest (MiB, task 1 / 2)',
       'ProxySQL RSS peak under that burst (MiB)']));
     console.log(row(['---', '---', '---', '---', '---', '---', '---', '---', '---']));
@@ -225,11 +251,12 @@ export async function printSizeTable(o: SizeTableOptions): Promise<void> {
       `${percentile(dlat, 50).toFixed(3)} / ${percentile(dlat, 99).toFixed(3)}`, '—', '—']));
     for (const r of rows) {
       const best = largest(r.bursts);
-      console.log(row([r.label, r.config, r.quota, `${r.qps.toFixed(0)} (${(r.qps / dqps).toFixed(2)} ×)`, r.cpuUsed, burstCell(r.bursts),
+      console.log(row([r.label, r.config, r.quota, `${r.qps.toFixed(0)} (${(r.qps / r.directQps).toFixed(2)} × ${r.directQps.toFixed(0)})`, r.cpuUsed, burstCell(r.bursts),
         `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)}`, r.restKiB.map(mib).join(' / '), best ? best.peakKiB.map(mib).join(' / ') : '—']));
     }
     for (const l of burstLines('direct', dbursts)) console.log(l);
     for (const r of rows) for (const l of r.notes) console.log(l);
+    console.log(`Task sizes: load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end; ${new Date().toISOString()}`);
   } finally {
     await pair.destroy();
   }
