@@ -5,25 +5,30 @@
  * Topology: the synthesized default `ProxySqlFargate` (plain-endpoints backend, read_only checks)
  * emulated as two tasks (the default desiredCount; new connections alternate between them as the
  * NLB spreads them), in front of a MariaDB primary + read-only replica on 127.0.0.1. "Direct"
- * means the same client straight to the replica (reads) — what a Lambda function would do without
- * the proxy — except for the write mix (the client-family tier's workload, `clients.ts`: 100 pooled
- * mysql2 connections, 20 statements each, one in five an autocommit INSERT), which goes straight to
- * the primary.
+ * means the same client straight to the replica (reads) of a second pair alike, which no proxy
+ * holds connections on — what a Lambda function would do without the proxy — except for the write
+ * mix (the client-family tier's workload, `clients.ts`: 100 pooled mysql2 connections, 20
+ * statements each, one in five an autocommit INSERT), which goes straight to that pair's primary.
  *
  * CPU placement: in production the proxy runs on its own Fargate vCPUs, the database on its
  * instance and the client in Lambda. Here all of them share the machine's cores, so a proxy in the
  * path takes CPU from the client and the database it serves. The bench prints the shared figure,
  * then places the tiers as production does (ProxySQL's tasks on the last core, the client and the
  * databases on the others, for both paths alike) for the rest of the table.
+ *
+ * Then the task-size table (`sizes.ts`): Fargate's 0.25, 0.5, 1 and 2 vCPU sizes emulated with
+ * cgroups, two tasks each, beside direct. BENCH_SIZES (vCPUs, e.g. `0.25,1`) and BENCH_SIZE_BURSTS
+ * choose what it runs; it prints one line instead when cgroups are not writable here.
  */
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
 import { WORKLOAD, workloadSchema } from './clients';
 import { runWorkload, WorkloadResult } from './clients/node/workload';
-import { deployTask, endpointsProxyStack, pairServers, secretValues, waitFor } from './topology';
+import { printSizeTable, SIZES } from './sizes';
+import { deployTask, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 import { allCpus, pin, placeTiers } from '../fixtures/cpu';
-import { startReplicatedPair } from '../fixtures/mariadb';
+import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary, proxysqlVersion, SKIP_LINE } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, startTask } from '../fixtures/proxysql-task';
 import { ownAddress } from '../fixtures/source-address';
@@ -31,6 +36,12 @@ import { ownAddress } from '../fixtures/source-address';
 const READ = 'SELECT note FROM items WHERE id = ?';
 const SUSTAIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
+/**
+ * The task-size table (`sizes.ts`): the sizes (vCPUs) and its cold bursts. A short run (BENCH_BURSTS
+ * given, as CI's bench-smoke does) runs the smallest size with those bursts only.
+ */
+const SIZE_LIST = (process.env.BENCH_SIZES ?? (process.env.BENCH_BURSTS ? '0.25' : Object.keys(SIZES).sort((a, b) => Number(a) - Number(b)).join(','))).split(',');
+const SIZE_BURSTS = (process.env.BENCH_SIZE_BURSTS ?? process.env.BENCH_BURSTS ?? '1000,2000,5000').split(',').map(Number);
 
 function row(cells: Array<string | number>): string {
   return `| ${cells.join(' | ')} |`;
@@ -43,6 +54,10 @@ async function main(): Promise<void> {
     return;
   }
   const pair = await startReplicatedPair();
+  // "Direct" runs against a pair of its own, alike: the proxy's tasks keep their pooled backend
+  // connections (up to their share, 2 × 62 on the replica) open on `pair`, which would leave a direct
+  // client there fewer than the 151 it would find on a database without a proxy.
+  const directPair = await startReplicatedPair();
   const failoverPair = await startReplicatedPair();
   try {
     const s = endpointsProxyStack();
@@ -54,7 +69,8 @@ async function main(): Promise<void> {
     const app = secrets[s.ids.app];
     const proxy1: Endpoint = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
     const proxy: Endpoint[] = [proxy1, { ...proxy1, port: task2.trafficPort }];
-    const direct: Endpoint = { ...proxy1, port: pair.replica.port };
+    const direct: Endpoint = { ...proxy1, port: directPair.replica.port };
+    await runBootstrap(s, directPair, { ...secrets, [s.ids.dbAdmin]: { username: directPair.admin.user, password: directPair.admin.password } });
     /** Queries the tasks sent to the writer's fallback row in the reader hostgroup. */
     const spilled = async () => {
       let n = 0;
@@ -77,7 +93,13 @@ async function main(): Promise<void> {
     for (const sql of workloadSchema()) await setup.query(sql);
     await setup.end();
     await pair.sync();
-    const maxConn = await pair.replica.root<Array<{ m: number }>>('SELECT @@max_connections AS m');
+    const dsetup = await mysql.createConnection({ ...direct, port: directPair.primary.port });
+    await dsetup.query('CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(32))');
+    await dsetup.query("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    for (const sql of workloadSchema()) await dsetup.query(sql);
+    await dsetup.end();
+    await directPair.sync();
+    const maxConn = await directPair.replica.root<Array<{ m: number }>>('SELECT @@max_connections AS m');
 
     console.log(`ProxySQL: ${proxysqlVersion(bin)}`);
     console.log(`MariaDB: ${(await pair.primary.root<Array<{ v: string }>>('SELECT VERSION() AS v'))[0].v}, max_connections ${maxConn[0].m} per server`);
@@ -93,7 +115,7 @@ async function main(): Promise<void> {
     const sharedProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
     const sharedDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
 
-    const placement = placeTiers([task.pid, task2.pid], [process.pid, pair.primary.pid, pair.replica.pid]);
+    const placement = placeTiers([task.pid, task2.pid], [process.pid, ...[pair, directPair].flatMap((p) => [p.primary.pid, p.replica.pid])]);
     const where = placement.description;
     const qpsProxy = await sustainedQps(proxy, 32, SUSTAIN_SECONDS, READ);
     const qpsDirect = await sustainedQps(direct, 32, SUSTAIN_SECONDS, READ);
@@ -109,12 +131,12 @@ async function main(): Promise<void> {
 
     for (const n of BURSTS) {
       const results: Array<{ label: string; r: BurstResult; peaks: number[] }> = [];
-      for (const [label, ep] of [['direct', direct], ['proxy', proxy]] as Array<[string, Endpoint | Endpoint[]]>) {
-        await Promise.all([pair.primary.root('FLUSH LOCAL STATUS'), pair.replica.root('FLUSH LOCAL STATUS')]);
+      for (const [label, ep, db] of [['direct', direct, directPair], ['proxy', proxy, pair]] as Array<[string, Endpoint | Endpoint[], ReplicatedPair]>) {
+        await Promise.all([db.primary.root('FLUSH LOCAL STATUS'), db.replica.root('FLUSH LOCAL STATUS')]);
         const spillBefore = await spilled();
         const r = await coldBurst(ep, n, READ);
         if (label === 'proxy') console.log(`    proxy: ${(await spilled()) - spillBefore} of the ${n} reads spilled onto the writer (the readers' pool was full)`);
-        const peaks = await Promise.all([pair.primary, pair.replica].map(async (srv) =>
+        const peaks = await Promise.all([db.primary, db.replica].map(async (srv) =>
           Number((await srv.root<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'"))[0].Value)));
         results.push({ label, r, peaks });
       }
@@ -136,7 +158,7 @@ async function main(): Promise<void> {
     const mix = async (endpoints: Endpoint[], tag: string): Promise<WorkloadResult> => runWorkload('query', {
       endpoints: endpoints.map((e) => ({ ...e, database: e.database! })), ...WORKLOAD, tag,
     });
-    const mixDirect = await mix([{ ...proxy1, port: pair.primary.port }], 'bench-direct');
+    const mixDirect = await mix([{ ...proxy1, port: directPair.primary.port }], 'bench-direct');
     const mixProxy = await mix(proxy, 'bench-proxy');
     const statements = WORKLOAD.clients * WORKLOAD.statements;
     const mixCell = (r: WorkloadResult) => `${r.elapsedMs} ms (${Math.round((1000 * statements) / r.elapsedMs)} statements/s), ${r.errorCount} errors`;
@@ -157,9 +179,13 @@ async function main(): Promise<void> {
       { host: '127.0.0.1', port: ftask.trafficPort, user: fapp.username, password: fapp.password, database: fapp.dbname }, failoverPair, 'w');
     console.log(row(['failover: first write on the new primary after the switchover began', '—', `${f.resumeMs} ms`,
       `${f.acknowledged} acknowledged, ${f.lost.length} lost, ${f.failedAttempts} failed attempts (switchover ${f.switchMs} ms)`]));
+
+    // The task sizes, each on its own tasks: nothing else of the bench runs meanwhile.
+    await disposeAllTasks();
+    await printSizeTable({ sizes: SIZE_LIST, bursts: SIZE_BURSTS, sustainSeconds: SUSTAIN_SECONDS, sql: READ });
   } finally {
     await disposeAllTasks();
-    await Promise.all([pair.destroy(), failoverPair.destroy()]);
+    await Promise.all([pair.destroy(), directPair.destroy(), failoverPair.destroy()]);
   }
 }
 
