@@ -18,7 +18,9 @@
  *
  * Removal experiment: `DEPLOY_DEREGISTRATION_DELAY=0 npx jest test/dataplane/deploy.test.ts` runs the
  * load balancer with a deregistration delay of 0 (the one override, printed): the old tasks' open
- * flows are reset and SIGTERM follows at once.
+ * flows are reset and SIGTERM follows at once. `DEPLOY_SKIP_DEREGISTRATION=1` stops the old tasks
+ * without deregistering them first (SIGTERM while the load balancer still sends them flows, until
+ * its health check marks them unhealthy).
  */
 import * as mysql from 'mysql2/promise';
 import { DataplaneStack, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues, waitFor } from './topology';
@@ -218,6 +220,8 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
   /** The service's running tasks and their targets. */
   let fleet: Member[] = [];
   const removal = process.env.DEPLOY_DEREGISTRATION_DELAY;
+  const skipDeregistration = process.env.DEPLOY_SKIP_DEREGISTRATION === '1';
+  const experiment = [removal !== undefined ? ` (deregistration delay ${removal} s)` : '', skipDeregistration ? ' (no deregistration before SIGTERM)' : ''].join('');
 
   beforeAll(async () => {
     pair = await startReplicatedPair();
@@ -255,6 +259,18 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
 
   /** ECS stopping a task of the service: deregistration (the delay), SIGTERM, SIGKILL after the stop timeout. */
   async function stopServiceTask(member: Member, load: Load, label: string): Promise<Stopped> {
+    if (skipDeregistration) {
+      // The removal experiment: SIGTERM while the target is registered; it leaves the group later.
+      load.phase = `${label}: SIGTERM to exit, still registered`;
+      const t0 = Date.now();
+      const exit = await member.task.stop(service.stopTimeoutSeconds * 1000);
+      const stopMs = Date.now() - t0;
+      load.phase = `${label}: exited, still registered until marked unhealthy`;
+      await lb.waitState(member.target, 'unhealthy', 60_000);
+      load.phase = `${label}: marked unhealthy, deregistration`;
+      await lb.deregister(member.target);
+      return { code: exit.code, closedAtEnd: 0, stopMs };
+    }
     load.phase = `${label}: deregistration delay`;
     const { closedAtEnd } = await lb.deregister(member.target, () => { load.phase = `${label}: flows reset at the end of the delay, SIGTERM to exit`; });
     const t0 = Date.now();
@@ -298,7 +314,7 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
     await sleep(5000);
     await load.stop();
     fleet = fresh;
-    for (const line of load.report(`rolling deployment${removal !== undefined ? ` (deregistration delay ${removal} s)` : ''}`)) console.log(line);
+    for (const line of load.report(`rolling deployment${experiment}`)) console.log(line);
     console.log(`dataplane rolling deployment: ${wave} wave(s); old tasks exited ${JSON.stringify(stops.map((x) => x.code))} `
       + `${JSON.stringify(stops.map((x) => x.stopMs))} ms after SIGTERM; flows reset at the end of the delay ${JSON.stringify(stops.map((x) => x.closedAtEnd))}`);
     expectServedInEveryPhase(load);
@@ -319,7 +335,7 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
     load.phase = 'after';
     await sleep(5000);
     await load.stop();
-    for (const line of load.report(`scale-in${removal !== undefined ? ` (deregistration delay ${removal} s)` : ''}`)) console.log(line);
+    for (const line of load.report(`scale-in${experiment}`)) console.log(line);
     console.log(`dataplane scale-in: the task exited ${stop.code} ${stop.stopMs} ms after SIGTERM; flows reset at the end of the delay ${stop.closedAtEnd}`);
     expectServedInEveryPhase(load);
     expect(stop.code).toBe(0);
