@@ -383,22 +383,26 @@ describe('validation', () => {
   });
 });
 
+/** The configuration rendered with a connection budget per row (and the shares for 1, 2, … tasks), parsed. */
+function renderWithBudget(topology: BackendTopology, options: ProxySqlConfigOptions, serverMaxConnections: number, fleetShares?: number[]) {
+  const s = setup();
+  const template = new ProxySqlConfiguration({
+    options,
+    topology,
+    adminSecret: s.admin,
+    monitorSecret: s.monitor,
+    defaultUsers: [s.app],
+    vcpus: 1,
+    memoryMiB: 2048,
+    serverMaxConnections,
+    fleetShares,
+  }).render().template;
+  return { template, cfg: parseLibconfig(template) };
+}
+
 describe('reads fall back to the writer (readsFallBackToWriter, the default)', () => {
-  function render(topology: BackendTopology, options: ProxySqlConfigOptions = {}, serverMaxConnections = 40, fleetShares?: number[]) {
-    const s = setup();
-    const template = new ProxySqlConfiguration({
-      options,
-      topology,
-      adminSecret: s.admin,
-      monitorSecret: s.monitor,
-      defaultUsers: [s.app],
-      vcpus: 1,
-      memoryMiB: 2048,
-      serverMaxConnections,
-      fleetShares,
-    }).render().template;
-    return { template, cfg: parseLibconfig(template) };
-  }
+  const render = (topology: BackendTopology, options: ProxySqlConfigOptions = {}, serverMaxConnections = 40) =>
+    renderWithBudget(topology, options, serverMaxConnections);
   const replication: BackendTopology = {
     writer: { host: 'primary.example' }, readers: [{ host: 'replica-1.example' }, { host: 'replica-2.example' }], replicationCheck: ReplicationCheck.READ_ONLY,
   };
@@ -442,20 +446,8 @@ describe('reads fall back to the writer (readsFallBackToWriter, the default)', (
 });
 
 describe('the budget for the tasks that run (fleetShares)', () => {
-  function render(topology: BackendTopology, options: ProxySqlConfigOptions, serverMaxConnections: number, fleetShares?: number[]) {
-    const s = setup();
-    return new ProxySqlConfiguration({
-      options,
-      topology,
-      adminSecret: s.admin,
-      monitorSecret: s.monitor,
-      defaultUsers: [s.app],
-      vcpus: 1,
-      memoryMiB: 2048,
-      serverMaxConnections,
-      fleetShares,
-    }).render().template;
-  }
+  const render = (topology: BackendTopology, options: ProxySqlConfigOptions, serverMaxConnections: number, fleetShares?: number[]) =>
+    renderWithBudget(topology, options, serverMaxConnections, fleetShares).template;
   const replication: BackendTopology = {
     writer: { host: 'primary.example' }, readers: [{ host: 'replica-1.example' }], replicationCheck: ReplicationCheck.READ_ONLY,
   };
