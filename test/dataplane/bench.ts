@@ -16,15 +16,15 @@
  * then places the tiers as production does (ProxySQL's tasks on the last core, the client and the
  * databases on the others, for both paths alike) for the rest of the table.
  *
- * Then the task-size table (`sizes.ts`): Fargate's 0.25, 0.5, 1 and 2 vCPU sizes emulated with
- * cgroups, two tasks each, beside direct. BENCH_SIZES (vCPUs, e.g. `0.25,1`) and BENCH_SIZE_BURSTS
+ * Then the task-size table (`sizes.ts`): Fargate's 0.25 (512 MiB and 1 GiB), 0.5, 1 and 2 vCPU sizes emulated
+ * with cgroups, two tasks each, beside direct. BENCH_SIZES (keys of SIZES, e.g. `0.25/1024,1`) and BENCH_SIZE_BURSTS
  * choose what it runs; it prints one line instead when cgroups are not writable here.
  */
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
 import { WORKLOAD, workloadSchema } from './clients';
 import { runWorkload, WorkloadResult } from './clients/node/workload';
-import { printSizeTable, SIZES } from './sizes';
+import { printSizeTable, sizeKeys } from './sizes';
 import { deployTask, endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { BurstResult, coldBurst, Endpoint, latencies, percentile, sustainedQps, writesAcrossSwitchover } from './workloads';
 import { allCpus, pin, placeTiers } from '../fixtures/cpu';
@@ -40,7 +40,7 @@ const BURSTS = (process.env.BENCH_BURSTS ?? '2000,5000').split(',').map(Number);
  * The task-size table (`sizes.ts`): the sizes (vCPUs) and its cold bursts. A short run (BENCH_BURSTS
  * given, as CI's bench-smoke does) runs the smallest size with those bursts only.
  */
-const SIZE_LIST = (process.env.BENCH_SIZES ?? (process.env.BENCH_BURSTS ? '0.25' : Object.keys(SIZES).sort((a, b) => Number(a) - Number(b)).join(','))).split(',');
+const SIZE_LIST = (process.env.BENCH_SIZES ?? (process.env.BENCH_BURSTS ? '0.25' : sizeKeys().join(','))).split(',');
 const SIZE_BURSTS = (process.env.BENCH_SIZE_BURSTS ?? process.env.BENCH_BURSTS ?? '1000,2000,5000').split(',').map(Number);
 
 function row(cells: Array<string | number>): string {

@@ -21,16 +21,26 @@ import { proxysqlBinary, proxysqlVersion } from '../fixtures/proxysql-binary';
 import { ProxySqlTask, startTask } from '../fixtures/proxysql-task';
 import { ownAddress } from '../fixtures/source-address';
 
-/** Fargate's sizes measured here: vCPUs → the task memory the size table gives them. */
-export const SIZES: Record<string, { cpu: number; memoryLimitMiB: number }> = {
-  0.25: { cpu: 256, memoryLimitMiB: 512 },
-  0.5: { cpu: 512, memoryLimitMiB: 1024 },
-  1: { cpu: 1024, memoryLimitMiB: 2048 },
-  2: { cpu: 2048, memoryLimitMiB: 4096 },
+/**
+ * Fargate's sizes measured here, by key: `<vCPUs>` for the smallest memory Fargate offers with that
+ * many vCPUs times two (as the library's sizes go), `<vCPUs>/<MiB>` for another memory.
+ */
+export const SIZES: Record<string, { vcpus: number; cpu: number; memoryLimitMiB: number }> = {
+  '0.25': { vcpus: 0.25, cpu: 256, memoryLimitMiB: 512 },
+  // 0.25 vCPU with more memory: the client max_connections follow the memory.
+  '0.25/1024': { vcpus: 0.25, cpu: 256, memoryLimitMiB: 1024 },
+  '0.5': { vcpus: 0.5, cpu: 512, memoryLimitMiB: 1024 },
+  '1': { vcpus: 1, cpu: 1024, memoryLimitMiB: 2048 },
+  '2': { vcpus: 2, cpu: 2048, memoryLimitMiB: 4096 },
 };
 
+/** The keys of SIZES, smallest first (vCPUs, then memory). */
+export function sizeKeys(): string[] {
+  return Object.keys(SIZES).sort((a, b) => SIZES[a].vcpus - SIZES[b].vcpus || SIZES[a].memoryLimitMiB - SIZES[b].memoryLimitMiB);
+}
+
 export interface SizeTableOptions {
-  /** vCPUs of the sizes to run (keys of SIZES). */
+  /** The sizes to run (keys of SIZES). */
   readonly sizes: string[];
   /** Cold bursts to try, smallest first; the table stops at the first one not served in full. */
   readonly bursts: number[];
@@ -52,6 +62,10 @@ interface SizeRow {
   readonly qps: number;
   /** The direct run's QPS right after the proxy's (the same minute of the machine's load). */
   readonly directQps: number;
+  /** One task alone on the proxy's CPU, with its half of the 32 clients (`soloRun`). */
+  readonly soloQps: number;
+  readonly soloCpu: number;
+  readonly soloThrottled: number;
   readonly cpuUsed: string;
   readonly bursts: BurstRun[];
   readonly p50: number;
@@ -124,18 +138,49 @@ function burstCell(runs: BurstRun[]): string {
   return failed ? `${first}; ${failed.r.clients}: ${failed.r.served} served, slowest ${(failed.r.maxMs / 1000).toFixed(1)} s` : `${first}; larger not tried`;
 }
 
-async function measureSize(vcpus: string, pair: ReplicatedPair, direct: Endpoint, o: SizeTableOptions, proxyCpus: number): Promise<SizeRow> {
-  const size = SIZES[vcpus];
+/**
+ * One task alone with its half of the 32 clients. With two tasks on the proxy's one CPU each can have
+ * half of it, so quotas above 0.5 vCPU do not bind in the two-task run; alone, a task's quota binds
+ * up to the whole CPU. This task connects to the databases straight, without a relay (the relays cost
+ * the client's CPU 0.24–0.28 vCPU in the two-task runs, which then limits the proxy's clients): a
+ * lone task needs no address of its own to count itself.
+ */
+async function soloRun(key: string, s: ReturnType<typeof endpointsProxyStack>, secrets: ReturnType<typeof secretValues>, pair: ReplicatedPair,
+  o: SizeTableOptions): Promise<{ soloQps: number; soloCpu: number; soloThrottled: number }> {
+  const size = SIZES[key];
+  const cgroup = new TaskCgroup(cgroupName(`${key.replace('/', 'v')}vcpu-solo`), { vcpus: size.vcpus, memoryMiB: size.memoryLimitMiB });
+  let task: ProxySqlTask | undefined;
+  try {
+    task = await startTask({ template: s.template, secrets, servers: pairServers(pair), cgroup });
+    placeTiers([task.pid], [process.pid, pair.primary.pid, pair.replica.pid]);
+    const app = secrets[s.ids.app];
+    const ep: Endpoint = { host: '127.0.0.1', port: task.trafficPort, user: app.username, password: app.password, database: app.dbname };
+    await sustainedQps(ep, 16, 1, o.sql);
+    const before = cgroup.cpuUse();
+    const soloQps = await sustainedQps(ep, 16, o.sustainSeconds, o.sql);
+    const after = cgroup.cpuUse();
+    return { soloQps, soloCpu: (after.cpuSeconds - before.cpuSeconds) / o.sustainSeconds, soloThrottled: after.throttledPeriods - before.throttledPeriods };
+  } finally {
+    await task?.dispose();
+    cgroup.remove();
+  }
+}
+
+async function measureSize(key: string, pair: ReplicatedPair, direct: Endpoint, o: SizeTableOptions, proxyCpus: number): Promise<SizeRow> {
+  const size = SIZES[key];
+  const label = `${size.vcpus} vCPU / ${size.memoryLimitMiB} MiB`;
   const s = endpointsProxyStack({ proxy: { cpu: size.cpu, memoryLimitMiB: size.memoryLimitMiB } });
   const secrets = secretValues(s, pair);
   await runBootstrap(s, pair, secrets);
-  const cgroups = [1, 2].map((i) => new TaskCgroup(cgroupName(`${vcpus}vcpu-${i}`), { vcpus: Number(vcpus), memoryMiB: size.memoryLimitMiB }));
+  const cgroups = [1, 2].map((i) => new TaskCgroup(cgroupName(`${key.replace('/', 'v')}vcpu-${i}`), { vcpus: size.vcpus, memoryMiB: size.memoryLimitMiB }));
   const tasks: ProxySqlTask[] = [];
   const notes: string[] = [];
   try {
     for (const cgroup of cgroups) {
       tasks.push(await startTask({ template: s.template, secrets, servers: pairServers(pair), sourceAddress: ownAddress(), cgroup }));
     }
+    // The socat relays (each task's own source address, an emulation cost) stay on the client's CPU:
+    // on the proxy's CPU they took 0.3 vCPU of it from the tasks (measured, 2026-12-03 18:51 UTC).
     placeTiers(tasks.map((t) => t.pid), [process.pid, pair.primary.pid, pair.replica.pid]);
     const variable = async (name: string) =>
       (await tasks[0].admin<Array<{ v: string }>>(`SELECT variable_value AS v FROM runtime_global_variables WHERE variable_name = '${name}'`))[0]?.v;
@@ -162,7 +207,7 @@ async function measureSize(vcpus: string, pair: ReplicatedPair, direct: Endpoint
     cgroups.forEach((c, i) => {
       const names = c.pids().map(comm);
       const counts = [...new Set(names)].map((n) => `${n} × ${names.filter((x) => x === n).length}`);
-      notes.push(`    ${vcpus} vCPU: task ${i + 1}'s cgroup at rest holds ${counts.join(', ')}; ProxySQL processes ${pids[i].length}`);
+      notes.push(`    ${label}: task ${i + 1}'s cgroup at rest holds ${counts.join(', ')}; ProxySQL processes ${pids[i].length}`);
     });
 
     await sustainedQps(proxy, 32, 1, o.sql);
@@ -175,20 +220,23 @@ async function measureSize(vcpus: string, pair: ReplicatedPair, direct: Endpoint
     const used = after.map((a, i) => (a.cpuSeconds - before[i].cpuSeconds) / o.sustainSeconds);
     const throttled = after.map((a, i) => a.throttledPeriods - before[i].throttledPeriods);
     const directQps = await sustainedQps(direct, 32, o.sustainSeconds, o.sql);
+    const solo = await soloRun(key, s, secrets, pair, o);
 
-    notes.push(`    ${vcpus} vCPU: during the 32-client run the socat relays (each task's own source address; not there in production) used ${relayUsed.toFixed(2)} vCPU of the client's CPU`);
+    notes.push(`    ${label}: during the 32-client run the socat relays (each task's own source address; not there in production) used ${relayUsed.toFixed(2)} vCPU`
+      + ' of the client\'s CPU');
     const bursts = await burstLadder(proxy, o.bursts, o.sql, borrowMs, rss);
-    notes.push(...burstLines(`${vcpus} vCPU`, bursts));
+    notes.push(...burstLines(label, bursts));
     const oom = cgroups.map((c) => c.oomKills());
-    if (oom.some((n) => n > 0)) notes.push(`    ${vcpus} vCPU: the memory limit killed processes (oom_kill ${oom.join(' / ')})`);
-    tasks.forEach((t, i) => { if (t.hasExited) notes.push(`    ${vcpus} vCPU: task ${i + 1} exited during the run:\n${t.log().slice(-1500)}`); });
-    const share = Math.min(Number(vcpus), proxyCpus / tasks.length);
+    if (oom.some((n) => n > 0)) notes.push(`    ${label}: the memory limit killed processes (oom_kill ${oom.join(' / ')})`);
+    tasks.forEach((t, i) => { if (t.hasExited) notes.push(`    ${label}: task ${i + 1} exited during the run:\n${t.log().slice(-1500)}`); });
+    const share = Math.min(size.vcpus, proxyCpus / tasks.length);
     return {
-      label: `${vcpus} vCPU / ${size.memoryLimitMiB} MiB`,
+      label,
       config: `${threads} / ${maxConns}`,
-      quota: `${cgroups[0].quota}` + (share < Number(vcpus) ? ` (does not bind: the ${tasks.length} tasks share ${proxyCpus} CPU, ${share} each)` : ''),
+      quota: `${cgroups[0].quota}` + (share < size.vcpus ? ` (does not bind: the ${tasks.length} tasks share ${proxyCpus} CPU, ${share} each)` : ''),
       qps,
       directQps,
+      ...solo,
       cpuUsed: `${used.map((u) => u.toFixed(2)).join(' / ')} (throttled in ${throttled.join(' / ')} periods)`,
       bursts,
       p50: percentile(lat, 50),
@@ -205,7 +253,7 @@ async function measureSize(vcpus: string, pair: ReplicatedPair, direct: Endpoint
 /** Print the task-size table (or the one line saying why it was skipped). */
 export async function printSizeTable(o: SizeTableOptions): Promise<void> {
   console.log('');
-  for (const v of o.sizes) if (!SIZES[v]) throw new Error(`task size ${v}: not one of the sizes measured (${Object.keys(SIZES).join(', ')} vCPU)`);
+  for (const v of o.sizes) if (!SIZES[v]) throw new Error(`task size ${v}: not one of the sizes measured (${sizeKeys().join(', ')}: vCPUs, or vCPUs/MiB)`);
   const reason = cgroupsUnavailable();
   if (reason) {
     console.log(`size table: skipped — ${reason}`);
@@ -238,20 +286,21 @@ export async function printSizeTable(o: SizeTableOptions): Promise<void> {
     const dbursts = await burstLadder(direct, o.bursts, o.sql, borrowMs, () => []);
 
     const rows: SizeRow[] = [];
-    for (const vcpus of o.sizes) rows.push(await measureSize(vcpus, pair, direct, o, proxyCpus));
+    for (const key of o.sizes) rows.push(await measureSize(key, pair, direct, o, proxyCpus));
 
     console.log(`Two tasks per size, each task's container in a cgroup (CPU quota = vCPUs × period, memory limit = task memory), ${placement.description};`
       + ` bursts tried ${o.bursts.join(', ')} over both tasks, smallest first, up to the first not served in full (every client its row within borrowTimeout).`);
     console.log(row(['task size', 'worker threads / client max_connections', 'CPU quota per task',
       `32 warm clients, QPS (${o.sustainSeconds} s; × the direct run right after it)`,
-      'CPU used per task meanwhile (vCPU)', 'largest cold burst served in full', 'one client, point read p50 / p99 (ms)', 'ProxySQL RSS at rest (MiB, task 1 / 2)',
+      'CPU used per task meanwhile (vCPU)', `one task alone, no relay, 16 clients: QPS (CPU used; periods throttled)${proxyCpus === 1 ? '; a quota binds up to 1 vCPU' : ''}`, 'largest cold burst served in full', 'one client, point read p50 / p99 (ms)', 'ProxySQL RSS at rest (MiB, task 1 / 2)',
       'ProxySQL RSS peak under that burst (MiB)']));
-    console.log(row(['---', '---', '---', '---', '---', '---', '---', '---', '---']));
-    console.log(row(['direct to the replica', '—', '—', dqps.toFixed(0), '—', burstCell(dbursts),
+    console.log(row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---']));
+    console.log(row(['direct to the replica', '—', '—', dqps.toFixed(0), '—', '—', burstCell(dbursts),
       `${percentile(dlat, 50).toFixed(3)} / ${percentile(dlat, 99).toFixed(3)}`, '—', '—']));
     for (const r of rows) {
       const best = largest(r.bursts);
-      console.log(row([r.label, r.config, r.quota, `${r.qps.toFixed(0)} (${(r.qps / r.directQps).toFixed(2)} × ${r.directQps.toFixed(0)})`, r.cpuUsed, burstCell(r.bursts),
+      console.log(row([r.label, r.config, r.quota, `${r.qps.toFixed(0)} (${(r.qps / r.directQps).toFixed(2)} × ${r.directQps.toFixed(0)})`, r.cpuUsed,
+        `${r.soloQps.toFixed(0)} (${r.soloCpu.toFixed(2)} vCPU; ${r.soloThrottled})`, burstCell(r.bursts),
         `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)}`, r.restKiB.map(mib).join(' / '), best ? best.peakKiB.map(mib).join(' / ') : '—']));
     }
     for (const l of burstLines('direct', dbursts)) console.log(l);
