@@ -46,17 +46,23 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly loadBalancerSubnets?: ec2.SubnetSelection;
   /**
-   * Task CPU units. ProxySQL runs one worker thread per vCPU. May be a token (e.g. a
+   * Task CPU units. ProxySQL runs one worker thread per vCPU (at least one). May be a token (e.g. a
    * `CfnParameter`) only together with `workerThreads`, which are otherwise computed from it.
    *
-   * @default 1024 (1 vCPU)
+   * The default was measured (docs/benchmark.md#task-sizes): two 0.5 vCPU tasks served a burst of
+   * 5 000 new clients in full, and one carried as many point reads per second as a 1 vCPU task on
+   * the bench's machine; 0.25 vCPU carried about half as many. Raise it (or `maxCapacity`) for a
+   * fleet that needs more statements per second than the two default tasks carry.
+   *
+   * @default 512 (0.5 vCPU)
    */
   readonly cpu?: number;
   /**
    * Task memory (MiB); must be a combination Fargate offers with `cpu`. May be a token only
-   * together with `maxClientConnections`, which is otherwise computed from it.
+   * together with `maxClientConnections`, which is otherwise computed from it (1 GiB → 3 072
+   * client connections per task, 2 GiB → 7 168).
    *
-   * @default 2048
+   * @default - twice `cpu` in MiB, at least 1024 (1 GiB with the default `cpu`; 2048 with `cpu: 1024`)
    */
   readonly memoryLimitMiB?: number;
   /**

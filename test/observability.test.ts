@@ -267,7 +267,7 @@ describe('ProxySqlFargate dashboard and alarms', () => {
         expect.objectContaining({ Id: 'limit', ReturnData: false, MetricStat: expect.objectContaining({ Stat: 'Minimum', Metric: expect.objectContaining({ MetricName: 'BackendConnectionsLimit', Dimensions: expect.arrayContaining([{ Name: 'Role', Value: roleName }]) }) }) }),
       ]));
     }
-    // 2048 MiB: (2048 - 256) × 4 = 7168 client connections; 80 %.
+    // The default 1024 MiB: (1024 - 256) × 4 = 3072 client connections; 80 %.
     // Every statement that fails after borrowTimeout counts.
     expect(byId('ConnectTimeoutsAlarm')).toEqual(expect.objectContaining({
       MetricName: 'ConnectTimeouts',
@@ -278,7 +278,7 @@ describe('ProxySqlFargate dashboard and alarms', () => {
       TreatMissingData: 'notBreaching',
     }));
     expect(byId('ConnectTimeoutsAlarm').AlarmDescription).toMatch(/databaseMaxConnections .* maxConnectionsPercent/);
-    expect(byId('ClientConnectionsAlarm').Threshold).toBe(Math.ceil(7168 * 0.8));
+    expect(byId('ClientConnectionsAlarm').Threshold).toBe(Math.ceil(3072 * 0.8));
     expect(byId('HealthyTasksAlarm')).toEqual(expect.objectContaining({ Threshold: 2, TreatMissingData: 'breaching' }));
   });
 

@@ -68,9 +68,10 @@ describe('ProxySqlFargate service', () => {
       }),
       NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) },
     });
+    // 0.5 vCPU / 1 GiB, measured (docs/benchmark.md#task-sizes).
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      Cpu: '1024',
-      Memory: '2048',
+      Cpu: '512',
+      Memory: '1024',
       RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
     });
     template.hasResourceProperties('AWS::ECS::Cluster', {
@@ -83,6 +84,16 @@ describe('ProxySqlFargate service', () => {
         PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
       }),
     });
+  });
+
+  test.each([
+    [256, '1024'],
+    [1024, '2048'],
+    [2048, '4096'],
+    [4096, '8192'],
+  ])('GIVEN cpu %d alone THEN the memory defaults to twice it, at least 1 GiB (%s MiB), a size Fargate offers', (cpu, memory) => {
+    const { template } = proxyWith({ cpu });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: String(cpu), Memory: memory });
   });
 
   test('GIVEN sizing props THEN they reach the task definition and scaling target', () => {

@@ -47,9 +47,14 @@ export interface Sizing {
 export function sizing(props: ProxySqlFargateProps): Sizing {
   const desiredCount = props.desiredCount;
   const minCapacity = props.minCapacity ?? desiredCount ?? 2;
+  // 0.5 vCPU / 1 GiB: the smallest size measured to serve the 5 000-client burst over two tasks at
+  // the throughput of a 1 vCPU task on the bench's machine (docs/benchmark.md#task-sizes).
+  const cpu = props.cpu ?? 512;
   const s: Sizing = {
-    cpu: props.cpu ?? 1024,
-    memoryLimitMiB: props.memoryLimitMiB ?? 2048,
+    cpu,
+    // Twice the vCPUs in GiB (Fargate's smallest memory from 0.5 vCPU up), at least 1 GiB: the
+    // client connections per task follow from memory, and 512 MiB (1 024) did not carry the burst.
+    memoryLimitMiB: props.memoryLimitMiB ?? (Token.isUnresolved(cpu) ? 1024 : Math.max(1024, 2 * cpu)),
     desiredCount,
     minCapacity,
     maxCapacity: props.maxCapacity ?? Math.max(6, 3 * minCapacity),

@@ -18,7 +18,8 @@
  *
  * Then the task-size table (`sizes.ts`): Fargate's 0.25 (512 MiB and 1 GiB), 0.5, 1 and 2 vCPU sizes emulated
  * with cgroups, two tasks each, beside direct. BENCH_SIZES (keys of SIZES, e.g. `0.25/1024,1`) and BENCH_SIZE_BURSTS
- * choose what it runs; it prints one line instead when cgroups are not writable here.
+ * choose what it runs, and BENCH_ONLY=sizes runs the size table alone; it prints one line instead when
+ * cgroups are not writable here.
  */
 import * as os from 'os';
 import * as mysql from 'mysql2/promise';
@@ -51,6 +52,10 @@ async function main(): Promise<void> {
   const bin = proxysqlBinary();
   if (!bin) {
     console.log(SKIP_LINE);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'sizes') {
+    await printSizeTable({ sizes: SIZE_LIST, bursts: SIZE_BURSTS, sustainSeconds: SUSTAIN_SECONDS, sql: READ });
     return;
   }
   const pair = await startReplicatedPair();
