@@ -159,7 +159,8 @@ async function soloRun(key: string, s: ReturnType<typeof endpointsProxyStack>, s
     const before = cgroup.cpuUse();
     const soloQps = await sustainedQps(ep, 16, o.sustainSeconds, o.sql);
     const after = cgroup.cpuUse();
-    return { soloQps, soloCpu: (after.cpuSeconds - before.cpuSeconds) / o.sustainSeconds, soloThrottled: after.throttledPeriods - before.throttledPeriods };
+    const soloCpu = (after.cpuSeconds - before.cpuSeconds) / o.sustainSeconds;
+    return { soloQps, soloCpu, soloThrottled: after.throttledPeriods - before.throttledPeriods };
   } finally {
     await task?.dispose();
     cgroup.remove();
