@@ -16,6 +16,28 @@
  * flows the load balancer resets at the end of the delay fail in the phase that follows), and
  * asserts that the retrying clients lost nothing.
  *
+ * Then a task killed and a zone lost, under the same load: SIGKILL to one task (`task.kill()`: the
+ * whole task, its process group and its other containers) while it holds warm flows; then, after a
+ * scale-out to four tasks as two zones of two, to both tasks of one zone at once. What follows is
+ * emulated in this order (`killAndReplace`): the load balancer keeps the dead targets registered
+ * and healthy, and gives them new flows, until its health check marks them unhealthy
+ * (`UnhealthyThresholdCount` × `HealthCheckIntervalSeconds`, the template's values) and closes the
+ * flows they still have; then ECS deregisters each stopped task and starts its replacement, which
+ * registers and becomes healthy. ECS may well deregister a stopped task sooner than the health check
+ * marks it (it sees the essential container exit within seconds; AWS gives no bound), so the order
+ * is the slower one and the test prints the failures by time since the kill: what an earlier
+ * deregistration would have left. The statements in flight (sent, not answered) are read in the tick
+ * of the kill. Asserted: the retrying clients fail no more statements than the retrying clients had
+ * in flight then, and nothing of theirs fails once every dead target is marked. Their failed
+ * *connects* before that are not bounded by the statements in flight, and they are printed, not
+ * hidden: the load balancer forwards a new flow to a target that looks healthy and does not retry
+ * a refused connect on another target, and the client's one retry lands on a dead target again with
+ * the same odds (½ here: one target of two, two of four). The clients that do not retry are printed,
+ * not bounded. Where the emulation is kinder than AWS: the kill leaves this machine's kernel, which
+ * resets the dead task's flows at once; a lost host or zone resets nothing, and on AWS those flows
+ * (and connects to the dead targets) hang until the unhealthy connection termination or the client's
+ * own timeout.
+ *
  * Removal experiment: `DEPLOY_DEREGISTRATION_DELAY=0 npx jest test/dataplane/deploy.test.ts` runs the
  * load balancer with a deregistration delay of 0 (the one override, printed): the old tasks' open
  * flows are reset and SIGTERM follows at once. `DEPLOY_SKIP_DEREGISTRATION=1` stops the old tasks
@@ -23,29 +45,16 @@
  * its health check marks them unhealthy).
  */
 import * as mysql from 'mysql2/promise';
+import { FAMILIES, Family, Failure, Load } from './load';
 import { DataplaneStack, endpointsProxyStack, onWriter, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { CfnValue } from '../fixtures/cfn-eval';
 import { LoadBalancer, loadBalancerMissing, Target } from '../fixtures/load-balancer';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { proxysqlBinary } from '../fixtures/proxysql-binary';
-import { containerDefinition, disposeAllTasks, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
+import { containerDefinition, disposeAllTasks, ExitResult, ProxySqlTask, startTask, TaskSecrets } from '../fixtures/proxysql-task';
 import { ownAddress } from '../fixtures/source-address';
 
 const describeIf = proxysqlBinary() && !loadBalancerMissing() ? describe : describe.skip;
-
-/** Warm clients per family (no retry, retry once): 32 in all. */
-const WARM_PER_FAMILY = 16;
-/** Cold clients started per second, per family. */
-const COLD_PER_SECOND = 10;
-/** A warm client's pause between two invocations. */
-const THINK_MS = 20;
-const POINT_READ = 'SELECT note FROM items WHERE id = ?';
-
-type Family = 'no retry' | 'retry once';
-const FAMILIES: Family[] = ['no retry', 'retry once'];
-type Kind = 'warm connect' | 'warm statement' | 'cold connect' | 'cold statement';
-
-interface Failure { family: Family; kind: Kind; phase: string; message: string }
 
 /** Deployment configuration and stop timeout as synthesized. */
 interface ServiceSettings { desired: number; minimumHealthyPercent: number; maximumPercent: number; stopTimeoutSeconds: number }
@@ -73,143 +82,24 @@ function serviceSettings(template: Record<string, CfnValue>): ServiceSettings {
 interface Member { task: ProxySqlTask; target: Target }
 /** How a task left: its exit code, the flows reset at the end of the delay, SIGTERM to exit. */
 interface Stopped { code: number | null; closedAtEnd: number; stopMs: number }
-
-/** The load of the file's header, with the phase each failure happened in. */
-class Load {
-  public phase = 'steady';
-  public readonly failures: Failure[] = [];
-  /** Successful statements per family and phase. */
-  public readonly served = new Map<string, number>();
-  /** Retries a retrying client needed (and that then succeeded). */
-  public retried = 0;
-  private running = true;
-  private readonly loops: Array<Promise<void>> = [];
-  private readonly pools: mysql.Pool[] = [];
-
-  constructor(private readonly endpoint: mysql.ConnectionOptions) {}
-
-  private fail(family: Family, kind: Kind, e: unknown): void {
-    this.failures.push({ family, kind, phase: this.phase, message: String((e as Error).message).slice(0, 80) });
-  }
-
-  private ok(family: Family): void {
-    const key = `${family}|${this.phase}`;
-    this.served.set(key, (this.served.get(key) ?? 0) + 1);
-  }
-
-  /** Open the warm connections (one statement each), then run until stopped. */
-  public async start(): Promise<void> {
-    for (const family of FAMILIES) {
-      for (let i = 0; i < WARM_PER_FAMILY; i++) {
-        const pool = mysql.createPool({ ...this.endpoint, connectionLimit: 1, connectTimeout: 5000 });
-        this.pools.push(pool);
-        await pool.query(POINT_READ, [1]);
-        this.loops.push(this.warm(pool, family, i));
-      }
-      this.loops.push(this.cold(family));
-    }
-  }
-
-  /**
-   * One invocation on a warm client: the pool's connection (a new one if the pool has dropped it),
-   * one point read; the retrying client tries once more, on a new connection.
-   */
-  private async warmInvocation(pool: mysql.Pool, family: Family, id: number): Promise<void> {
-    const attempts = family === 'retry once' ? 2 : 1;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      let conn: mysql.PoolConnection | undefined;
-      let kind: Kind = 'warm connect';
-      try {
-        conn = await pool.getConnection();
-        kind = 'warm statement';
-        await conn.query(POINT_READ, [id]);
-        conn.release();
-        if (attempt > 1) this.retried += 1;
-        this.ok(family);
-        return;
-      } catch (e) {
-        // A connection whose statement failed is not used again.
-        conn?.destroy();
-        if (attempt === attempts) this.fail(family, kind, e);
-      }
-    }
-  }
-
-  private async warm(pool: mysql.Pool, family: Family, i: number): Promise<void> {
-    while (this.running) {
-      await this.warmInvocation(pool, family, 1 + (i % 3));
-      await new Promise((r) => setTimeout(r, THINK_MS));
-    }
-  }
-
-  /** A cold client: connect, one point read, close; the retrying one tries again once on a new connection. */
-  private async coldInvocation(family: Family, id: number): Promise<void> {
-    const attempts = family === 'retry once' ? 2 : 1;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      let conn: mysql.Connection | undefined;
-      let kind: Kind = 'cold connect';
-      try {
-        conn = await mysql.createConnection({ ...this.endpoint, connectTimeout: 5000 });
-        conn.on('error', () => undefined);
-        kind = 'cold statement';
-        await conn.query(POINT_READ, [id]);
-        if (attempt > 1) this.retried += 1;
-        this.ok(family);
-        return;
-      } catch (e) {
-        if (attempt === attempts) this.fail(family, kind, e);
-      } finally {
-        if (conn) await conn.end().catch(() => conn?.destroy());
-      }
-    }
-  }
-
-  private async cold(family: Family): Promise<void> {
-    const inFlight: Array<Promise<void>> = [];
-    let n = 0;
-    while (this.running) {
-      inFlight.push(this.coldInvocation(family, 1 + (n++ % 3)));
-      await new Promise((r) => setTimeout(r, 1000 / COLD_PER_SECOND));
-    }
-    await Promise.all(inFlight);
-  }
-
-  public async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
-    await Promise.all(this.pools.map((p) => p.end().catch(() => undefined)));
-  }
-
-  /** Lines for the output: per family, what failed by kind and phase, and what was served by phase. */
-  public report(scenario: string): string[] {
-    const lines: string[] = [];
-    for (const family of FAMILIES) {
-      const mine = this.failures.filter((f) => f.family === family);
-      const byKind = (kind: Kind) => mine.filter((f) => f.kind === kind);
-      const phases = (list: Failure[]) => {
-        const counts = new Map<string, number>();
-        for (const f of list) counts.set(f.phase, (counts.get(f.phase) ?? 0) + 1);
-        return counts.size ? ` (${[...counts].map(([p, n]) => `${n} ${p}`).join(', ')})` : '';
-      };
-      const served = [...this.served].filter(([k]) => k.startsWith(`${family}|`)).map(([k, n]) => `${k.split('|')[1]} ${n}`).join(', ');
-      lines.push(`dataplane ${scenario}, clients that ${family === 'no retry' ? 'do not retry' : 'retry once'}: `
-        + (['warm connect', 'warm statement', 'cold connect', 'cold statement'] as Kind[])
-          .map((k) => `failed ${k}s ${byKind(k).length}${phases(byKind(k))}`).join('; ')
-        + `; statements served by phase: ${served}`);
-      const messages = new Map<string, number>();
-      for (const f of mine) messages.set(f.message, (messages.get(f.message) ?? 0) + 1);
-      if (messages.size) lines.push(`  errors: ${JSON.stringify(Object.fromEntries(messages))}`);
-    }
-    lines.push(`dataplane ${scenario}: retries that then succeeded ${this.retried}`);
-    return lines;
-  }
-
-  public failuresOf(family: Family): Failure[] {
-    return this.failures.filter((f) => f.family === family);
-  }
+/** What a kill under load came to (see `killAndReplace`). */
+interface Crash {
+  /** Statements in flight, per family, read in the tick of the kill. */
+  inFlight: Record<Family, number>;
+  killedAt: number;
+  /** The phase from the kill until the load balancer had marked every killed target unhealthy. */
+  killedPhase: string;
+  exits: ExitResult[];
+  /** Per killed target: ms from the kill to marked unhealthy, and the flows it had at the last look before. */
+  marked: Array<{ ms: number; openBefore: number }>;
+  /** ms from the kill until each replacement was healthy to the load balancer and its container health check. */
+  replacedMs: number[];
+  /** Flows still open at the end of the deregistration delay of each killed target. */
+  closedAtEnd: number[];
+  replacements: Member[];
 }
 
-describeIf('dataplane: a rolling deployment and a scale-in under load, through the load balancer', () => {
+describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a lost zone under load, through the load balancer', () => {
   let pair: ReplicatedPair;
   let s: DataplaneStack;
   let secrets: TaskSecrets;
@@ -233,7 +123,8 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
     await onWriter(pair, app.dbname, ['CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))', "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')"]);
     // The removal experiment's one change; otherwise every setting is the template's.
     const overrides = removal !== undefined ? { deregistrationDelaySeconds: Number(removal) } : undefined;
-    lb = await LoadBalancer.start({ template: s.template, overrides });
+    // 12 slots: the zone test has 4 targets, 2 of them leaving, and 2 replacements at once.
+    lb = await LoadBalancer.start({ template: s.template, overrides, slots: 12 });
     endpoint = { host: lb.host, port: lb.port, user: app.username, password: app.password, database: app.dbname };
     console.log(`dataplane deploy: service from the template: ${service.desired} tasks, minimum healthy ${service.minimumHealthyPercent} %, maximum ${service.maximumPercent} %, stop timeout ${service.stopTimeoutSeconds} s`);
     // The service's first deployment: its tasks start, are registered and become healthy.
@@ -283,6 +174,112 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
     for (const phase of phases) {
       for (const family of FAMILIES) expect({ family, phase, served: (load.served.get(`${family}|${phase}`) ?? 0) > 0 }).toEqual({ family, phase, served: true });
     }
+  }
+
+  /**
+   * SIGKILL to whole tasks at once (`task.kill()`: the container's process group and its other
+   * containers), and what the NLB and ECS do next, in this order (see the file's header):
+   * 1. the kill, in the tick the statements in flight are read;
+   * 2. the load balancer keeps each killed target registered and healthy, and keeps giving it new
+   *    flows, until its health check has failed `UnhealthyThresholdCount` times in a row (every
+   *    `HealthCheckIntervalSeconds`); then it marks it unhealthy and closes the flows it still has
+   *    (unhealthy connection termination);
+   * 3. only then, per target: ECS deregisters the stopped task (the deregistration delay; a
+   *    deregistered target takes no new flow) and starts its replacement, which registers, passes
+   *    the healthy threshold and its container health check (`startServiceTask`);
+   * 4. the load runs on (phase `after`, 5 s at least) until the killed targets have left the group.
+   * ECS sees the essential container exit within seconds and could deregister the target before the
+   * health check marks it; AWS documents no bound for that, so the test takes the later order, the
+   * longest time the dead target takes new flows (printed: what an earlier deregistration would have
+   * left is in the failures by time since the kill). The replacement starts after the marking too: a
+   * Fargate task takes longer to start than threshold × interval, and one healthy earlier would take
+   * a share of the new flows that on AWS still go to the dead target.
+   */
+  async function killAndReplace(load: Load, victims: Member[], label: string): Promise<Crash> {
+    const { healthCheckIntervalSeconds: interval, unhealthyThresholdCount: fall } = lb.settings;
+    const killedPhase = `${label}: killed, still registered and taking new flows until marked unhealthy`;
+    for (const v of victims) expect(await lb.state(v.target)).toBe('healthy');
+    load.phase = killedPhase;
+    const inFlight = load.inFlight();
+    const killedAt = Date.now();
+    for (const v of victims) v.task.kill();
+    const exits = await Promise.all(victims.map((v) => v.task.exited));
+    let markedCount = 0;
+    const leaving: Array<Promise<{ closedAtEnd: number }>> = [];
+    const marked: Crash['marked'] = [];
+    const replacing = victims.map(async (v) => {
+      let openBefore = 0;
+      for (;;) {
+        const [state, flows] = await Promise.all([lb.state(v.target), lb.flows(v.target)]);
+        if (state === 'unhealthy') break;
+        openBefore = flows.open;
+        if (Date.now() - killedAt > (fall + 1) * interval * 1000) throw new Error(`${v.target.slot} not marked unhealthy within ${fall + 1} intervals`);
+        await sleep(100);
+      }
+      marked.push({ ms: Date.now() - killedAt, openBefore });
+      if (++markedCount === victims.length) load.phase = `${label}: marked unhealthy; ECS deregisters, replacements start`;
+      leaving.push(lb.deregister(v.target));
+      const replacement = await startServiceTask();
+      return { replacement, ms: Date.now() - killedAt };
+    });
+    const replaced = await Promise.all(replacing);
+    // The load runs on with the replacements (5 s at least) while the killed targets finish their deregistration.
+    load.phase = 'after';
+    const [left] = await Promise.all([Promise.all(leaving), sleep(5000)]);
+    return {
+      inFlight,
+      killedAt,
+      killedPhase,
+      exits,
+      marked: marked.sort((a, b) => a.ms - b.ms),
+      replacedMs: replaced.map((r) => r.ms).sort((a, b) => a - b),
+      closedAtEnd: left.map((l) => l.closedAtEnd),
+      replacements: replaced.map((r) => r.replacement),
+    };
+  }
+
+  /** The output of a kill: the order emulated, its timings, the failures by time since the kill. */
+  function reportCrash(load: Load, crash: Crash, scenario: string): string[] {
+    const { healthCheckIntervalSeconds: interval, unhealthyThresholdCount: fall } = lb.settings;
+    const lines = load.report(scenario);
+    lines.push(`dataplane ${scenario}: statements in flight at the kill ${JSON.stringify(crash.inFlight)}; `
+      + `the tasks exited ${JSON.stringify(crash.exits.map((e) => e.signal ?? e.code))}; order emulated: SIGKILL → the load balancer `
+      + `marks the target unhealthy (threshold ${fall} × every ${interval} s) after ${JSON.stringify(crash.marked.map((m) => m.ms))} ms, `
+      + `flows open at the last look before ${JSON.stringify(crash.marked.map((m) => m.openBefore))} → ECS deregisters the stopped task `
+      + `(delay ${lb.settings.deregistrationDelaySeconds} s, flows closed at its end ${JSON.stringify(crash.closedAtEnd)}) and starts a replacement, `
+      + `healthy ${JSON.stringify(crash.replacedMs)} ms after the kill`);
+    const within = (list: Failure[], ms: number) => list.filter((f) => f.at - crash.killedAt <= ms).length;
+    for (const family of FAMILIES) {
+      const mine = load.failuresOf(family);
+      const connects = mine.filter((f) => f.kind.endsWith('connect'));
+      const statements = mine.filter((f) => f.kind.endsWith('statement'));
+      lines.push(`dataplane ${scenario}, clients that ${family === 'no retry' ? 'do not retry' : 'retry once'}, failures by time since the kill `
+        + '(what an ECS deregistration that soon after the kill would have left): '
+        + [1000, 2000, 5000, 10_000].map((ms) => `≤ ${ms / 1000} s: ${within(connects, ms)} connects, ${within(statements, ms)} statements`).join('; ')
+        + `; in all: ${connects.length} connects, ${statements.length} statements`);
+    }
+    return lines;
+  }
+
+  /** What a kill must come to: see the file's header. */
+  function expectCrashBounds(load: Load, crash: Crash, lines: string[]): void {
+    const { healthCheckIntervalSeconds: interval, unhealthyThresholdCount: fall } = lb.settings;
+    expect(crash.exits.map((e) => e.signal)).toEqual(crash.exits.map(() => 'SIGKILL'));
+    // The first failed check comes within an interval of the kill, the threshold's last (fall − 1) intervals later.
+    for (const m of crash.marked) {
+      expect(m.ms).toBeGreaterThanOrEqual((fall - 1) * interval * 1000 - 1000);
+      expect(m.ms).toBeLessThanOrEqual(fall * interval * 1000 + 1000);
+    }
+    const retrying = load.failuresOf('retry once');
+    // A retrying client loses a statement only if it was in flight on a killed task: its retry runs on a new connection.
+    expect(retrying.filter((f) => f.kind.endsWith('statement')).length).toBeLessThanOrEqual(crash.inFlight['retry once']);
+    // Its connects, though, fail for as long as the load balancer sends new flows to a dead target (it does not retry a
+    // connect on another target, and the client's retry lands on a dead one again as often): not bounded by the statements
+    // in flight, printed. Once every killed target is marked unhealthy nothing fails any more.
+    expect(retrying.filter((f) => f.phase !== crash.killedPhase)).toEqual([]);
+    // The clients that do not retry are not bounded: their figures are printed.
+    expect(lines.filter((l) => l.includes('clients that do not retry')).length).toBe(2);
+    expectServedInEveryPhase(load);
   }
 
   test('a rolling deployment in ECS\'s order: the retrying clients lose no statement', async () => {
@@ -340,5 +337,40 @@ describeIf('dataplane: a rolling deployment and a scale-in under load, through t
     expectServedInEveryPhase(load);
     expect(stop.code).toBe(0);
     expect(load.failuresOf('retry once')).toEqual([]);
+  }, 300_000);
+
+  test('a task killed (SIGKILL) under load: the retrying clients lose no more statements than were in flight', async () => {
+    const load = new Load(endpoint);
+    await load.start();
+    await sleep(3000);
+    // One of the two tasks: about half the warm connections are on it, and it has half the new flows until it is marked.
+    const victim = fleet[0];
+    const crash = await killAndReplace(load, [victim], 'one task');
+    fleet = [...fleet.filter((m) => m !== victim), ...crash.replacements];
+    await load.stop();
+    const lines = reportCrash(load, crash, `task killed${experiment}`);
+    for (const line of lines) console.log(line);
+    expectCrashBounds(load, crash, lines);
+  }, 300_000);
+
+  test('a zone lost (both tasks of one of two zones killed at once) under load: the same bounds', async () => {
+    const load = new Load(endpoint);
+    await load.start();
+    await sleep(3000);
+    // Four tasks, two per zone: a scale-out in ECS's order (start, register, healthy). The fixture stack's maxCapacity is
+    // 2, so its autoscaling would not run four; the service runs four during a deployment (MaximumPercent 200 %), and a
+    // bigger service would.
+    load.phase = 'scale-out: two new tasks start and become healthy';
+    fleet.push(...await Promise.all([startServiceTask(), startServiceTask()]));
+    // ECS spreads a service's tasks over the zones: one of the first two and one of the two new ones in each.
+    const zoneA = [fleet[0], fleet[2]];
+    load.phase = 'four tasks in two zones';
+    await sleep(3000);
+    const crash = await killAndReplace(load, zoneA, 'zone A');
+    fleet = [...fleet.filter((m) => !zoneA.includes(m)), ...crash.replacements];
+    await load.stop();
+    const lines = reportCrash(load, crash, `zone lost${experiment}`);
+    for (const line of lines) console.log(line);
+    expectCrashBounds(load, crash, lines);
   }, 300_000);
 });
