@@ -172,11 +172,12 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * order:
    * 1. it deregisters the task from the target group: new connections go to other tasks;
    * 2. it waits the target group's deregistration delay, set to `drainTime`: open connections keep
-   *    working, and those still open at its end are reset by the load balancer (connection
-   *    termination is on), so clients reconnect to a live task;
-   * 3. it sends SIGTERM: the task stops accepting connections (`PROXYSQL PAUSE`) and waits while a
-   *    statement still runs or a transaction is open, at most `drainTime` again, then exits
-   *    (normally within 2 s, as clients are gone after step 2);
+   *    working (connection termination is off, so the load balancer does not reset them at its end);
+   * 3. it sends SIGTERM: the task stops accepting connections (`PROXYSQL PAUSE`) and closes each
+   *    client connection between two of its statements, outside a transaction (within about a
+   *    second; a pool discards the closed connection and opens a new one on a live task), waits at
+   *    most `drainTime` again for a statement or transaction still running, then exits (normally
+   *    within 2 s);
    * 4. it kills the container if it is still there after the stop timeout, set to `drainTime` + 10 s.
    * At most 110 s (Fargate's stop timeout is at most 120 s). Set it to the longest transaction you
    * want to survive a scale-in or a deploy. Not a token: the stop timeout is computed from it.

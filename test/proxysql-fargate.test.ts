@@ -168,7 +168,7 @@ describe('ProxySqlFargate service', () => {
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetGroupAttributes: Match.arrayWith([
         { Key: 'deregistration_delay.timeout_seconds', Value: '30' },
-        { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+        { Key: 'deregistration_delay.connection_termination.enabled', Value: 'false' },
       ]),
     });
     template.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });

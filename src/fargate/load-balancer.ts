@@ -62,9 +62,10 @@ export function proxyLoadBalancer(scope: Construct, props: ProxySqlFargateProps,
       unhealthyThresholdCount: 2,
     },
   });
-  // Close lingering client connections when draining ends, so clients reconnect to a live task
-  // instead of waiting on a dead one.
-  targetGroup.setAttribute('deregistration_delay.connection_termination.enabled', 'true');
+  // Flows outlive the deregistration delay: the task closes each client session between two
+  // statements after SIGTERM (see drainTime), where a reset at the delay's end would cut some
+  // statements short. The attribute is NLB's default; it is set so the choice is visible.
+  targetGroup.setAttribute('deregistration_delay.connection_termination.enabled', 'false');
 
   const endpoint = { hostname: loadBalancer.loadBalancerDnsName, port: sizing.listenerPort };
   return { loadBalancer, listener, targetGroup, endpoint };

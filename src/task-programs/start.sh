@@ -8,8 +8,8 @@
 #
 # Inputs set ahead of this file in the container command (see src/config/task-programs.ts):
 # RENDER_AWK (render-config.awk), PEM_AWK (pem.awk), ADMIN_CLIENT_AWK (admin-client.awk),
-# FLEET_SHARE_SH (fleet-share.sh) and IN_FLIGHT_SQL (src/config/start-script.ts: what counts as work
-# in flight).
+# FLEET_SHARE_SH (fleet-share.sh), IN_FLIGHT_SQL and CLOSE_IDLE_SQL (src/config/start-script.ts: what
+# counts as work in flight, and how idle client sessions are closed during the drain).
 # Environment: PROXYSQL_CONFIG_TEMPLATE, the PROXYSQL_SECRET_* values, PROXYSQL_DRAIN_SECONDS
 # (default 20), PROXYSQL_CONFIG_DIR and PROXYSQL_DATADIR (both default /var/lib/proxysql), and
 # optionally PROXYSQL_TLS_CERTIFICATE, PROXYSQL_TLS_PRIVATE_KEY, PROXYSQL_TLS_CERTIFICATE_CHAIN and
@@ -25,16 +25,22 @@
 # - Runs `proxysql -f --initial --idle-threads -c FILE -D DATADIR` as a child: `--initial` makes the
 #   file win over any proxysql.db left in a reused datadir.
 # - On SIGTERM/SIGINT: `PROXYSQL PAUSE` through the admin interface (ProxySQL refuses new client
-#   connections; sessions already open carry on), then waits only while a statement runs or a
-#   transaction is open (IN_FLIGHT_SQL, polled every half second), at most PROXYSQL_DRAIN_SECONDS
-#   counted from the signal; then forwards SIGTERM and exits with ProxySQL's status.
+#   connections; sessions already open carry on), then CLOSE_IDLE_SQL: ProxySQL closes each client
+#   session between two of its statements, outside a transaction, within about a second. The handler
+#   waits until no client session is left (IN_FLIGHT_SQL, polled every half second), at most
+#   PROXYSQL_DRAIN_SECONDS counted from the signal; then forwards SIGTERM and exits with ProxySQL's
+#   status.
 #
-# Why not a fixed drain: ECS stops a task behind a load balancer in this order — deregister the
-# target, wait the target group's deregistration delay (existing flows keep working; with connection
-# termination on, the NLB resets the ones left at its end), and only then send SIGTERM. By then
-# clients are normally gone, so a fixed wait only doubled the stop time (measured on 2.7.1: exit
-# 20.4 s after SIGTERM with nothing in flight after 2.5 s). The wait remains for whatever still runs
-# at SIGTERM, e.g. with `drainTime` 0 or with connection termination turned off on the target group.
+# Why close sessions rather than wait for them: ECS stops a task behind a load balancer in this order
+# — deregister the target, wait the target group's deregistration delay (no new flows; existing ones
+# keep working), and only then send SIGTERM. The target group leaves connection termination off, so
+# pooled clients (a warm Lambda's connection) are still here at SIGTERM, busy every few milliseconds.
+# Closed between two statements, a pooled connection is discarded by its pool before its next use
+# and the client reconnects to a live task; a load balancer reset, or ProxySQL's own exit, lands in
+# the middle of some statements (measured in test/dataplane/deploy.test.ts). A session with a
+# statement running or a transaction open is closed as soon as that ends, so the drain time is the
+# longest statement or transaction that survives a stop. No fixed wait: with nothing left the task
+# exits at once (a fixed wait doubled the stop time, measured on 2.7.1).
 #
 # Comment lines and blank lines are for readers: they are not part of the container command.
 # `A && B || { log; exit; }` below means "if either step fails", which is what shellcheck's SC2015
@@ -105,19 +111,24 @@ on_term() {
   [ -n "$stopping" ] && return
   stopping=1
   t0=$(date +%s)
-  log "stop requested: PROXYSQL PAUSE, then waiting up to ${drain}s while statements run or transactions are open"
+  log "stop requested: PROXYSQL PAUSE, closing client sessions between statements, waiting up to ${drain}s for the last ones"
   if timeout 5 mysql --defaults-file="$client" -e 'PROXYSQL PAUSE' </dev/null; then
+    closing=1
+    timeout 5 mysql --defaults-file="$client" -e "$CLOSE_IDLE_SQL" </dev/null || { closing=; log "cannot lower mysql-wait_timeout; waiting for clients to leave by themselves"; }
     while :; do
       if busy=$(timeout 5 mysql --defaults-file="$client" -N -B -e "$IN_FLIGHT_SQL" </dev/null); then
-        # shellcheck disable=SC2086 # two numbers, split on purpose
+        # shellcheck disable=SC2086 # three numbers, split on purpose
         set -- $busy
-        [ "${1:-x}" = 0 ] && [ "${2:-x}" = 0 ] && { log "nothing in flight $(( $(date +%s) - t0 ))s after the stop request; stopping ProxySQL"; break; }
-        state="${1:-?} statements running, ${2:-?} idle transactions open"
+        [ "${3:-x}" = 0 ] && { log "no client session left $(( $(date +%s) - t0 ))s after the stop request; stopping ProxySQL"; break; }
+        state="${3:-?} client sessions open (${1:-?} statements running, ${2:-?} idle transactions)"
       else
         state="no answer from the admin interface"
       fi
       if [ $(( $(date +%s) - t0 )) -ge "$drain" ]; then log "drain time up (${drain}s) with $state; stopping ProxySQL"; break; fi
       sleep 0.5
+      # Loading the variables again wakes every worker for a maintenance pass, which is where idle
+      # sessions are closed; without it, idle workers wait out their poll timeout first.
+      [ -n "$closing" ] && timeout 5 mysql --defaults-file="$client" -e "$CLOSE_IDLE_SQL" </dev/null
     done
   else
     log "PROXYSQL PAUSE failed; stopping without a drain"

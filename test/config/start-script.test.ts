@@ -6,7 +6,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as mysql from 'mysql2/promise';
 import { ProxySqlConfiguration } from '../../src/config/configuration';
-import { HEALTH_CHECK_SCRIPT, IN_FLIGHT_SQL, START_PROGRAM, START_SCRIPT } from '../../src/config/start-script';
+import { CLOSE_IDLE_SQL, HEALTH_CHECK_SCRIPT, IN_FLIGHT_SQL, START_PROGRAM, START_SCRIPT } from '../../src/config/start-script';
 import { TASK_PROGRAMS_DIR } from '../../src/config/task-programs';
 import { ReplicationCheck } from '../../src/config/topology';
 import { ProxySqlUser } from '../../src/config/users';
@@ -72,8 +72,9 @@ fi
 if [ -n "\${STUB_SLOW_SED:-}" ] && [ -f "$STUB_DIR/mode" ]; then sleep 1; fi
 exec /bin/sed "$@"
 `, { mode: 0o755 });
-  // The admin client: PROXYSQL PAUSE (fails when STUB_PAUSE_FAILS is set), and the in-flight
-  // poll, answering what the file "busy" holds (statements, transactions), else "0 0".
+  // The admin client: PROXYSQL PAUSE (fails when STUB_PAUSE_FAILS is set), the lowered wait
+  // timeout (fails when STUB_CLOSE_FAILS is set), and the in-flight poll, answering what the file
+  // "busy" holds (statements, transactions, sessions), else "0 0 0".
   fs.writeFileSync(path.join(bin, 'mysql'), `#!/bin/sh
 for a in "$@"; do last="$a"; done
 case "$last" in
@@ -82,10 +83,14 @@ case "$last" in
     cat > "$STUB_DIR/mysql-stdin"
     echo PAUSE >> "$STUB_DIR/events"
     [ -z "\${STUB_PAUSE_FAILS:-}" ];;
+  *mysql-wait_timeout*)
+    printf '%s\\n' "$@" > "$STUB_DIR/close-args"
+    echo CLOSE >> "$STUB_DIR/events"
+    [ -z "\${STUB_CLOSE_FAILS:-}" ];;
   *stats_mysql_processlist*)
     printf '%s\\n' "$@" > "$STUB_DIR/poll-args"
     echo POLL >> "$STUB_DIR/events"
-    if [ -f "$STUB_DIR/busy" ]; then cat "$STUB_DIR/busy"; else printf '0\\t0\\n'; fi;;
+    if [ -f "$STUB_DIR/busy" ]; then cat "$STUB_DIR/busy"; else printf '0\\t0\\t0\\n'; fi;;
   *) exit 1;;
 esac
 `, { mode: 0o755 });
@@ -307,21 +312,23 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     };
   }
 
-  test('SIGTERM with nothing in flight: PROXYSQL PAUSE, one poll, TERM to ProxySQL at once (no fixed drain)', async () => {
+  test('SIGTERM with no client session: PROXYSQL PAUSE, idle sessions closed, one poll, TERM to ProxySQL at once (no fixed drain)', async () => {
     const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20' });
     const { code, at } = await stop.exited;
     expect(code).toBe(0);
-    expect(stop.events()).toEqual(['PAUSE', 'POLL', 'TERM']);
+    expect(stop.events()).toEqual(['PAUSE', 'CLOSE', 'POLL', 'TERM']);
     expect(at - stop.sent).toBeLessThan(5000); // was 20 s: the whole drain time
     const args = fs.readFileSync(path.join(stop.dir, 'mysql-args'), 'utf8').trimEnd().split('\n');
     expect(args).toEqual([`--defaults-file=${path.join(stop.dir, 'etc', 'admin-client.cnf')}`, '-e', 'PROXYSQL PAUSE']);
     const poll = fs.readFileSync(path.join(stop.dir, 'poll-args'), 'utf8').trimEnd().split('\n');
     expect(poll).toEqual([`--defaults-file=${path.join(stop.dir, 'etc', 'admin-client.cnf')}`, '-N', '-B', '-e', IN_FLIGHT_SQL]);
+    const close = fs.readFileSync(path.join(stop.dir, 'close-args'), 'utf8').trimEnd().split('\n');
+    expect(close).toEqual([`--defaults-file=${path.join(stop.dir, 'etc', 'admin-client.cnf')}`, '-e', CLOSE_IDLE_SQL]);
     expectNoSecretIn(stop.output() + args.join(' '));
-    expect(stop.output()).toMatch(/stop requested: PROXYSQL PAUSE, then waiting up to 20s while statements run or transactions are open/);
+    expect(stop.output()).toMatch(/stop requested: PROXYSQL PAUSE, closing client sessions between statements, waiting up to 20s for the last ones/);
     // Whole seconds of `date +%s`: 0, or 1 when the signal and the first poll straddle a second
     // boundary (seen in CI); the elapsed time itself is bounded above.
-    expect(stop.output()).toMatch(/nothing in flight [01]s after the stop request; stopping ProxySQL/);
+    expect(stop.output()).toMatch(/no client session left [01]s after the stop request; stopping ProxySQL/);
   }, 20000);
 
   test('SIGTERM right after ProxySQL starts, before the stop handler is set up: honoured once it is', async () => {
@@ -332,8 +339,11 @@ describe.each(SHELLS)('start script under %s', (shell) => {
     expect(stop.output()).toMatch(/stop requested: PROXYSQL PAUSE/);
   }, 20000);
 
-  test('SIGTERM while work is in flight: waits until it ends, then stops within a poll', async () => {
-    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20' }, dir => fs.writeFileSync(path.join(dir, 'busy'), '1\t1\n'));
+  test.each([
+    ['a statement runs and a transaction is open', '1\t1\t2\n'],
+    ['client sessions are open, none of them busy', '0\t0\t3\n'],
+  ])('SIGTERM while %s: waits until no session is left, then stops within a poll', async (_what, busy) => {
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20' }, dir => fs.writeFileSync(path.join(dir, 'busy'), busy));
     await new Promise(res => setTimeout(res, 2000));
     expect(stop.events().filter(e => e === 'TERM')).toEqual([]);
     const idleAt = Date.now();
@@ -346,13 +356,22 @@ describe.each(SHELLS)('start script under %s', (shell) => {
   }, 20000);
 
   test('SIGTERM while work never ends: stops when the drain time is up, saying what was left', async () => {
-    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '2' }, dir => fs.writeFileSync(path.join(dir, 'busy'), '2\t1\n'));
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '2' }, dir => fs.writeFileSync(path.join(dir, 'busy'), '2\t1\t5\n'));
     const { code, at } = await stop.exited;
     expect(code).toBe(0);
     expect(at - stop.sent).toBeGreaterThanOrEqual(1000); // whole seconds: the wait ends 1–2 s after the signal
     expect(at - stop.sent).toBeLessThan(4500);
-    expect(stop.output()).toMatch(/drain time up \(2s\) with 2 statements running, 1 idle transactions open; stopping ProxySQL/);
+    expect(stop.output()).toMatch(/drain time up \(2s\) with 5 client sessions open \(2 statements running, 1 idle transactions\); stopping ProxySQL/);
     expect(stop.events().slice(-1)).toEqual(['TERM']);
+  }, 20000);
+
+  test('SIGTERM when the wait timeout cannot be lowered: says so, and still waits for the sessions to leave', async () => {
+    const stop = await stopScript({ PROXYSQL_DRAIN_SECONDS: '20', STUB_CLOSE_FAILS: '1' });
+    const { code } = await stop.exited;
+    expect(code).toBe(0);
+    expect(stop.events()).toEqual(['PAUSE', 'CLOSE', 'POLL', 'TERM']);
+    expect(stop.output()).toMatch(/cannot lower mysql-wait_timeout; waiting for clients to leave by themselves/);
+    expect(stop.output()).toMatch(/no client session left [01]s after the stop request/);
   }, 20000);
 
   test('SIGTERM when PROXYSQL PAUSE fails: no drain, TERM at once', async () => {

@@ -64,7 +64,7 @@ describe('task programs', () => {
   test('the container commands are the files behind their inputs', () => {
     const lines = (s: string) => s.split('\n');
     expect(START_SCRIPT.endsWith(withoutComments(fs.readFileSync(START_PROGRAM.file, 'utf8')))).toBe(true);
-    expect(Object.keys(START_PROGRAM.inputs).sort()).toEqual(['ADMIN_CLIENT_AWK', 'FLEET_SHARE_SH', 'IN_FLIGHT_SQL', 'PEM_AWK', 'RENDER_AWK']);
+    expect(Object.keys(START_PROGRAM.inputs).sort()).toEqual(['ADMIN_CLIENT_AWK', 'CLOSE_IDLE_SQL', 'FLEET_SHARE_SH', 'IN_FLIGHT_SQL', 'PEM_AWK', 'RENDER_AWK']);
     expect(lines(START_SCRIPT)[0]).toMatch(/^RENDER_AWK='/);
     expect(METRICS_SCRIPT.endsWith(withoutComments(fs.readFileSync(METRICS_PROGRAM.file, 'utf8')))).toBe(true);
     expect(Object.keys(METRICS_PROGRAM.inputs).sort()).toEqual(['ADMIN_CLIENT_AWK', 'EMF_AWK', 'METRICS_CATALOG', 'METRICS_SQL']);

@@ -5,8 +5,9 @@
  * - new tasks start (each from its own address), are registered, pass the target group's healthy
  *   threshold and the container health check, up to `MaximumPercent` of the desired count running;
  * - old tasks, as many as `MinimumHealthyPercent` allows, are deregistered: new flows go elsewhere,
- *   open flows carry on for the deregistration delay and are then reset; then SIGTERM
- *   (`task.stop()`), and SIGKILL after the container's `StopTimeout`.
+ *   open flows carry on through the deregistration delay (and past it: the template leaves
+ *   connection termination off); then SIGTERM (`task.stop()`), on which the task closes its client
+ *   sessions between statements, and SIGKILL after the container's `StopTimeout`.
  * The load: 32 Lambda-style clients with a warm connection each (a mysql2 pool of one, as a Lambda
  * instance keeps one between invocations) running point reads, and a steady stream of cold
  * clients (connect, one point read, close), all through the load balancer. Half the clients do not
@@ -42,7 +43,10 @@
  * load balancer with a deregistration delay of 0 (the one override, printed): the old tasks' open
  * flows are reset and SIGTERM follows at once. `DEPLOY_SKIP_DEREGISTRATION=1` stops the old tasks
  * without deregistering them first (SIGTERM while the load balancer still sends them flows, until
- * its health check marks them unhealthy).
+ * its health check marks them unhealthy). `DEPLOY_CONNECTION_TERMINATION=1` turns connection
+ * termination on (the one override, printed): the load balancer resets the flows left at the end
+ * of the delay, before SIGTERM, as the library's target group did until the task closed its
+ * sessions itself — the comparison docs/stopping-and-health.md gives.
  */
 import * as mysql from 'mysql2/promise';
 import { FAMILIES, Family, Failure, Load } from './load';
@@ -81,7 +85,7 @@ function serviceSettings(template: Record<string, CfnValue>): ServiceSettings {
 /** A running task of the service and its target. */
 interface Member { task: ProxySqlTask; target: Target }
 /** How a task left: its exit code, the flows reset at the end of the delay, SIGTERM to exit. */
-interface Stopped { code: number | null; closedAtEnd: number; stopMs: number }
+interface Stopped { code: number | null; closedAtEnd: number; openAtEnd: number; stopMs: number }
 /** What a kill under load came to (see `killAndReplace`). */
 interface Crash {
   /** Statements in flight, per family, read in the tick of the kill. */
@@ -111,7 +115,12 @@ describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a los
   let fleet: Member[] = [];
   const removal = process.env.DEPLOY_DEREGISTRATION_DELAY;
   const skipDeregistration = process.env.DEPLOY_SKIP_DEREGISTRATION === '1';
-  const experiment = [removal !== undefined ? ` (deregistration delay ${removal} s)` : '', skipDeregistration ? ' (no deregistration before SIGTERM)' : ''].join('');
+  const termination = process.env.DEPLOY_CONNECTION_TERMINATION === '1';
+  const experiment = [
+    removal !== undefined ? ` (deregistration delay ${removal} s)` : '',
+    skipDeregistration ? ' (no deregistration before SIGTERM)' : '',
+    termination ? ' (connection termination on)' : '',
+  ].join('');
 
   beforeAll(async () => {
     pair = await startReplicatedPair();
@@ -122,7 +131,9 @@ describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a los
     await runBootstrap(s, pair, secrets);
     await onWriter(pair, app.dbname, ['CREATE TABLE items (id INT PRIMARY KEY, note VARCHAR(16))', "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')"]);
     // The removal experiment's one change; otherwise every setting is the template's.
-    const overrides = removal !== undefined ? { deregistrationDelaySeconds: Number(removal) } : undefined;
+    const overrides = removal !== undefined || termination
+      ? { ...(removal !== undefined ? { deregistrationDelaySeconds: Number(removal) } : {}), ...(termination ? { connectionTermination: true } : {}) }
+      : undefined;
     // 12 slots: the zone test has 4 targets, 2 of them leaving, and 2 replacements at once.
     lb = await LoadBalancer.start({ template: s.template, overrides, slots: 12 });
     endpoint = { host: lb.host, port: lb.port, user: app.username, password: app.password, database: app.dbname };
@@ -132,6 +143,7 @@ describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a los
   });
 
   afterAll(async () => {
+    await Load.stopAll();
     await lb?.dispose();
     await disposeAllTasks();
     await pair?.destroy();
@@ -160,13 +172,32 @@ describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a los
       await lb.waitState(member.target, 'unhealthy', 60_000);
       load.phase = `${label}: marked unhealthy, deregistration`;
       await lb.deregister(member.target);
-      return { code: exit.code, closedAtEnd: 0, stopMs };
+      return { code: exit.code, closedAtEnd: 0, openAtEnd: 0, stopMs };
     }
     load.phase = `${label}: deregistration delay`;
-    const { closedAtEnd } = await lb.deregister(member.target, () => { load.phase = `${label}: flows reset at the end of the delay, SIGTERM to exit`; });
+    const atEnd = lb.settings.connectionTermination
+      ? `${label}: flows reset at the end of the delay, SIGTERM to exit`
+      : `${label}: SIGTERM, the task closes its client sessions between statements and exits`;
+    const { closedAtEnd, openAtEnd } = await lb.deregister(member.target, () => { load.phase = atEnd; });
     const t0 = Date.now();
     const exit = await member.task.stop(service.stopTimeoutSeconds * 1000);
-    return { code: exit.code, closedAtEnd, stopMs: Date.now() - t0 };
+    const drain = member.task.log().split('\n').filter((l) => /proxysql-start: (no client session left|drain time up)/.test(l));
+    console.log(`dataplane ${label}: ${drain.join('; ')}`);
+    return { code: exit.code, closedAtEnd, openAtEnd, stopMs: Date.now() - t0 };
+  }
+
+  /**
+   * The slow clients do not retry: a statement of theirs running when the task stops must finish.
+   * The task closes each session only between two statements; a close that crosses the next
+   * statement on the wire is the one failure allowed (a slow client's pause is 300 ms). A reset at
+   * the end of the deregistration delay (`DEPLOY_CONNECTION_TERMINATION=1`) cuts the statements
+   * running then: that fails here.
+   */
+  function expectSlowStatementsSurvive(load: Load): void {
+    expect(load.slowServed).toBeGreaterThan(0);
+    const failed = load.slowFailures();
+    console.log(`dataplane slow statements: ${load.slowServed} served, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.phase).join('; ')})` : ''}`);
+    expect(failed.length).toBeLessThanOrEqual(1);
   }
 
   function expectServedInEveryPhase(load: Load): void {
@@ -313,10 +344,12 @@ describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a los
     fleet = fresh;
     for (const line of load.report(`rolling deployment${experiment}`)) console.log(line);
     console.log(`dataplane rolling deployment: ${wave} wave(s); old tasks exited ${JSON.stringify(stops.map((x) => x.code))} `
-      + `${JSON.stringify(stops.map((x) => x.stopMs))} ms after SIGTERM; flows reset at the end of the delay ${JSON.stringify(stops.map((x) => x.closedAtEnd))}`);
+      + `${JSON.stringify(stops.map((x) => x.stopMs))} ms after SIGTERM; flows reset at the end of the delay ${JSON.stringify(stops.map((x) => x.closedAtEnd))}, `
+      + `open at SIGTERM ${JSON.stringify(stops.map((x) => x.openAtEnd))}`);
     expectServedInEveryPhase(load);
     expect(stops.map((x) => x.code)).toEqual(stops.map(() => 0));
     expect(load.failuresOf('retry once')).toEqual([]);
+    expectSlowStatementsSurvive(load);
   }, 300_000);
 
   test('a scale-in of one task (after a scale-out to three) in ECS\'s order: the retrying clients lose no statement', async () => {
@@ -333,10 +366,11 @@ describeIf('dataplane: a rolling deployment, a scale-in, a killed task and a los
     await sleep(5000);
     await load.stop();
     for (const line of load.report(`scale-in${experiment}`)) console.log(line);
-    console.log(`dataplane scale-in: the task exited ${stop.code} ${stop.stopMs} ms after SIGTERM; flows reset at the end of the delay ${stop.closedAtEnd}`);
+    console.log(`dataplane scale-in: the task exited ${stop.code} ${stop.stopMs} ms after SIGTERM; flows reset at the end of the delay ${stop.closedAtEnd}, open at SIGTERM ${stop.openAtEnd}`);
     expectServedInEveryPhase(load);
     expect(stop.code).toBe(0);
     expect(load.failuresOf('retry once')).toEqual([]);
+    expectSlowStatementsSurvive(load);
   }, 300_000);
 
   test('a task killed (SIGKILL) under load: the retrying clients lose no more statements than were in flight', async () => {

@@ -2,8 +2,9 @@
  * The load balancer of the tier (test/fixtures/load-balancer.ts: HAProxy configured from the
  * synthesized target group and listener) in front of two real tasks: flows spread over the healthy
  * targets, a new target takes flows only once it has passed the healthy threshold, a killed task
- * is marked unhealthy after the unhealthy threshold × the interval, and a deregistered target keeps
- * its open flows for the deregistration delay and then loses them. Every interval, threshold and
+ * is marked unhealthy after the unhealthy threshold × the interval, and a deregistered target takes
+ * no new flow and keeps its open flows past the deregistration delay (connection termination is off),
+ * until SIGTERM makes the task close them between statements. Every interval, threshold and
  * delay is the template's (no `overrides`).
  */
 import * as mysql from 'mysql2/promise';
@@ -103,7 +104,7 @@ describeIf('dataplane: the load balancer in front of the tasks', () => {
       healthyThresholdCount: 2,
       unhealthyThresholdCount: 2,
       deregistrationDelaySeconds: 20,
-      connectionTermination: true,
+      connectionTermination: false,
       idleTimeoutSeconds: 1800,
     });
   });
@@ -161,7 +162,8 @@ describeIf('dataplane: the load balancer in front of the tasks', () => {
     killedLeaves = lb.deregister(target2);
   }, 120_000);
 
-  test('a deregistered target takes no new flow, keeps its open flows for the deregistration delay, then they are closed', async () => {
+  test('a deregistered target takes no new flow and keeps its open flows past the delay (connection termination off); '
+    + 'SIGTERM then closes each of them between statements', async () => {
     const delay = lb.settings.deregistrationDelaySeconds;
     t2 = await startFleetTask();
     target2 = await register(t2);
@@ -185,24 +187,33 @@ describeIf('dataplane: the load balancer in front of the tasks', () => {
     expect(await lb.state(target2)).toBe('draining');
     const during = await Promise.all(Array.from({ length: 12 }, connect));
     expect(new Set(await slotsOf(during))).toEqual(new Set([target1.slot]));
-    // Near the end of the delay the open flows still work.
-    await sleep(Math.max(0, started + delay * 1000 - 2000 - Date.now()));
+    const { closedAtEnd, openAtEnd } = await done;
+    const tookMs = Date.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(delay * 1000);
+    expect(closedAtEnd).toBe(0);
+    expect(openAtEnd).toBe(onLeaving.length);
+    expect(await lb.state(target2)).toBe('unused');
+    // Past the delay, the target has left the group and its flows still work.
+    await sleep(1000);
     for (const c of onLeaving) await c.query('SELECT 1');
     expect(closedAt.size).toBe(0);
-    const { closedAtEnd } = await done;
-    const tookMs = Date.now() - started;
-    await sleep(500);
-    expect(closedAtEnd).toBe(onLeaving.length);
+    const after = await Promise.all(Array.from({ length: 6 }, connect));
+    expect(new Set(await slotsOf(after))).toEqual(new Set([target1.slot]));
+
+    // ECS's next step: SIGTERM. The task closes every idle client session; the clients see their
+    // connections end (no statement of theirs was running), and the task exits 0.
+    const sigterm = Date.now();
+    const exit = await t2.stop();
+    await sleep(200);
+    expect(exit.code).toBe(0);
     expect(closedAt.size).toBe(onLeaving.length);
-    const firstClose = Math.min(...closedAt.values()) - started;
-    console.log(`dataplane load balancer: deregistration of a target with ${onLeaving.length} open flows took ${tookMs} ms; they were closed ${firstClose} ms after it began (delay ${delay} s)`);
-    expect(firstClose).toBeGreaterThanOrEqual(delay * 1000);
-    expect(firstClose).toBeLessThan(delay * 1000 + 2000);
+    const lastClose = Math.max(...closedAt.values()) - sigterm;
+    console.log(`dataplane load balancer: deregistration of a target with ${onLeaving.length} open flows took ${tookMs} ms (delay ${delay} s); `
+      + `the flows stayed open; after SIGTERM the task closed them within ${lastClose} ms and exited ${exit.code} ${exit.at - sigterm} ms after it`);
+    expect(lastClose).toBeLessThanOrEqual(exit.at - sigterm + 200);
     for (const c of onLeaving) await expect(c.query('SELECT 1')).rejects.toThrow();
     // The flows to the target that stays are untouched.
-    for (const c of [...onStaying, ...during]) await c.query('SELECT 1');
-    expect(await lb.state(target2)).toBe('unused');
-    expect(await clientSessions(t2)).toBe(0);
+    for (const c of [...onStaying, ...during, ...after]) await c.query('SELECT 1');
     await killedLeaves;
   }, 120_000);
 });
