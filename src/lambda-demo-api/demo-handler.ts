@@ -4,7 +4,9 @@
  *
  * Lifetime: one handler per Lambda execution environment. Credentials are fetched on the first
  * request and cached; one MySQL connection is opened and reused by every later request, checked
- * with a ping before reuse and replaced when the server or ProxySQL has closed it.
+ * with a ping before reuse and replaced when the server or ProxySQL has closed it. A request whose
+ * connect fails or whose connection is lost is run once more on a new connection (the README's
+ * "Retry once, on a new connection").
  *
  * Secrets: the password exists only in memory. Responses and log lines carry fixed messages and
  * error codes, never the text of an exception that could echo what it parsed.
@@ -201,27 +203,44 @@ export function createDemoHandler(deps: DemoHandlerDependencies): DemoHandler {
     const started = Date.now();
     try {
       config ??= readConfig(deps.env);
-      const { session: s, reused } = await currentSession(config);
-      s.invocations += 1;
+      let s: Session;
+      let reused: boolean;
       let result: DemoResult;
-      try {
-        result = await s.sql.run();
-      } catch (err) {
-        // The connection may be half-way through something; the next request starts clean.
-        if (field(err, 'fatal') === true) s.closed = true;
-        throw err;
+      let retried = false;
+      for (;;) {
+        try {
+          ({ session: s, reused } = await currentSession(config));
+          s.invocations += 1;
+          try {
+            result = await s.sql.run();
+          } catch (err) {
+            // The connection may be half-way through something; it is not used again.
+            if (field(err, 'fatal') === true) s.closed = true;
+            throw err;
+          }
+          break;
+        } catch (err) {
+          // Retry once, on a new connection, when the connect failed or the connection was lost
+          // (a task stopping or dying behind the load balancer): the request is safe to run again,
+          // as its write is a transaction re-run from its BEGIN. Were the first COMMIT to have
+          // landed before the connection was lost, the demo would log one row more; a write of
+          // yours needs an idempotency key for that.
+          if (retried || !UNREACHABLE.has(String(field(err, 'code')))) throw err;
+          retried = true;
+        }
       }
       logger.log(JSON.stringify({
         msg: 'served',
         ms: Date.now() - started,
         reused,
+        retried,
         writeServer: result.write.server.auroraServerId ?? result.write.server.hostname,
         readServer: result.read.server.auroraServerId ?? result.read.server.hostname,
         sawWrite: result.read.sawWrite,
       }));
       return json(200, {
         ...result,
-        connection: { reused, threadId: s.threadId, invocation: s.invocations },
+        connection: { reused, retried, threadId: s.threadId, invocation: s.invocations },
       });
     } catch (err) {
       const d = describe(err);

@@ -60,6 +60,38 @@ function closedPort(): Promise<number> {
   });
 }
 
+/**
+ * A TCP relay to MariaDB that cuts the first `cuts` connections (both sides, at once) when the
+ * client sends a statement containing `INSERT`: a connection lost in the middle of a request, as a
+ * task that dies or a load balancer reset leaves it. Later connections pass through untouched.
+ */
+async function cuttingRelay(cuts: number): Promise<{ port: number; connections: () => number; cut: () => number; close: () => void }> {
+  const target = mariadbAdmin();
+  let connections = 0;
+  let cut = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    connections += 1;
+    const cutThis = connections <= cuts;
+    const upstream = net.connect(target.port, target.host);
+    sockets.add(client); sockets.add(upstream);
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('error', end); upstream.on('error', end); client.on('close', end); upstream.on('close', end);
+    upstream.on('data', (d) => client.write(d));
+    client.on('data', (d) => {
+      if (cutThis && d.includes('INSERT')) { cut += 1; end(); return; }
+      upstream.write(d);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => connections,
+    cut: () => cut,
+    close: () => { for (const x of sockets) x.destroy(); server.close(); },
+  };
+}
+
 async function connectionsOf(name: string): Promise<number[]> {
   const [rows] = await admin.query<mysql.RowDataPacket[]>(
     'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? ORDER BY ID', [name]);
@@ -114,7 +146,7 @@ describe('demo handler against MariaDB', () => {
     };
     expect(body.write).toEqual({ id: expect.any(Number), server });
     expect(body.read).toEqual({ sawWrite: true, rowCount: expect.any(Number), attempts: 1, server });
-    expect(body.connection).toEqual({ reused: false, threadId: expect.any(Number), invocation: 1 });
+    expect(body.connection).toEqual({ reused: false, retried: false, threadId: expect.any(Number), invocation: 1 });
 
     // The reported id is a real row in the database named by DB_NAME.
     const [rows] = await admin.query<mysql.RowDataPacket[]>(
@@ -126,7 +158,7 @@ describe('demo handler against MariaDB', () => {
     const { demo, fetches } = makeHandler();
     const first = JSON.parse((await demo.handle(getRoot())).body!);
     const second = JSON.parse((await demo.handle(getRoot())).body!);
-    expect(second.connection).toEqual({ reused: true, threadId: first.connection.threadId, invocation: 2 });
+    expect(second.connection).toEqual({ reused: true, retried: false, threadId: first.connection.threadId, invocation: 2 });
     expect(second.write.id).toBeGreaterThan(first.write.id);
     expect(second.read.rowCount).toBeGreaterThan(first.read.rowCount);
     expect(fetches).toEqual([SECRET_ARN]);
@@ -146,6 +178,22 @@ describe('demo handler against MariaDB', () => {
     expect(second.read.sawWrite).toBe(true);
     expect(fetches).toHaveLength(1);
     expect(await connectionsOf(user)).toEqual([second.connection.threadId]);
+  });
+
+  test('a connection lost in the middle of a request: the request is run once more on a new connection, and succeeds', async () => {
+    const relay = await cuttingRelay(1);
+    try {
+      const { demo } = makeHandler({ env: { DB_SECRET_ARN: SECRET_ARN, DB_HOST: '127.0.0.1', DB_PORT: String(relay.port), DB_NAME: database } });
+      const res = await demo.handle(getRoot());
+      expect(res.statusCode).toBe(200);
+      const body = JSON.parse(res.body!);
+      expect(relay.cut()).toBe(1);
+      expect(relay.connections()).toBe(2);
+      expect(body.connection).toMatchObject({ reused: false, retried: true });
+      expect(body.read.sawWrite).toBe(true);
+    } finally {
+      relay.close();
+    }
   });
 
   test('DB_NAME falls back to the secret\'s dbname', async () => {
@@ -188,6 +236,22 @@ describe('demo handler errors are JSON 5xx with safe messages', () => {
     quiet();
     expect(ok.statusCode).toBe(200);
     expect(fetches).toHaveLength(2);
+  });
+
+  test('a connection lost twice: the one retry fails too, and the request gets 503', async () => {
+    const relay = await cuttingRelay(2);
+    const logs = captureConsole();
+    try {
+      const { demo } = makeHandler({ env: { DB_SECRET_ARN: SECRET_ARN, DB_HOST: '127.0.0.1', DB_PORT: String(relay.port), DB_NAME: database } });
+      const res = await demo.handle(getRoot());
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body!).error.message).toBe('the database is unreachable');
+      expect(relay.cut()).toBe(2);
+      expect(relay.connections()).toBe(2);
+    } finally {
+      relay.close();
+      expect(logs()).not.toContain(PASSWORD);
+    }
   });
 
   test('an unreachable database gives 503', async () => {
