@@ -66,20 +66,24 @@ apply() {
   if [ "$heavy" -gt 0 ]; then
     # shellcheck disable=SC2059 # the %s are table names, filled in by printf on purpose
     online=$(printf "EXISTS (SELECT 1 FROM %s o WHERE o.hostgroup_id=$w AND o.status='ONLINE')" runtime_mysql_servers)
+    # Two counts: the rows to fix, and among them the reader rows whose weight is wrong (a failover).
     # shellcheck disable=SC2059
-    wrong=$(printf "SELECT COUNT(*) FROM runtime_mysql_servers s WHERE ($online AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$2 ELSE s.weight<>$heavy OR s.max_connections<>$1 END) OR (s.hostgroup_id=$w AND s.max_connections<>$(($1 - $2))))) OR (NOT $online AND s.hostgroup_id IN ($w, $r) AND s.max_connections>$1)" runtime_mysql_servers)
+    wrong=$(printf "SELECT COUNT(*), COALESCE(SUM($online AND s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 ELSE s.weight<>$heavy END), 0) FROM runtime_mysql_servers s WHERE ($online AND ((s.hostgroup_id=$r AND CASE WHEN $is_writer THEN s.weight<>1 OR s.max_connections<>$2 ELSE s.weight<>$heavy OR s.max_connections<>$1 END) OR (s.hostgroup_id=$w AND s.max_connections<>$(($1 - $2))))) OR (NOT $online AND s.hostgroup_id IN ($w, $r) AND s.max_connections>$1)" runtime_mysql_servers runtime_mysql_servers)
     # After SAVE ... FROM RUNTIME, mysql_servers holds what the runtime has, status included.
     online=$(printf "EXISTS (SELECT 1 FROM %s o WHERE o.hostgroup_id=$w AND o.status='ONLINE')" mysql_servers)
     # shellcheck disable=SC2059
     fix=$(printf "SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers AS s SET weight=1, max_connections=$2 WHERE s.hostgroup_id=$r AND $is_writer AND $online; UPDATE mysql_servers AS s SET weight=$heavy, max_connections=$1 WHERE s.hostgroup_id=$r AND NOT $is_writer AND $online; UPDATE mysql_servers SET max_connections=$(($1 - $2)) WHERE hostgroup_id=$w AND $online; UPDATE mysql_servers SET max_connections=$1 WHERE hostgroup_id IN ($w, $r) AND max_connections>$1 AND NOT $online; LOAD MYSQL SERVERS TO RUNTIME;" mysql_servers mysql_servers)
   else
-    wrong="SELECT COUNT(*) FROM runtime_mysql_servers WHERE hostgroup_id IN ($w, $r) AND max_connections<>$1"
+    wrong="SELECT COUNT(*), 0 FROM runtime_mysql_servers WHERE hostgroup_id IN ($w, $r) AND max_connections<>$1"
     fix="SAVE MYSQL SERVERS FROM RUNTIME; UPDATE mysql_servers SET max_connections=$1 WHERE hostgroup_id IN ($w, $r); LOAD MYSQL SERVERS TO RUNTIME;"
   fi
-  changed=
-  n=$(admin "$wrong") || return 1
+  moved=
+  counts=$(admin "$wrong") || return 1
+  n=$(printf '%s' "$counts" | cut -f1)
+  weights=$(printf '%s' "$counts" | cut -f2)
   [ "${n:-0}" -gt 0 ] || return 0
-  admin "$fix" >/dev/null && changed=1
+  admin "$fix" >/dev/null || return 1
+  [ "${weights:-0}" -eq 0 ] || moved=1
 }
 now() { date +%s; }
 current=$static
@@ -111,9 +115,9 @@ while kill -0 "$FLEET_CHILD" 2>/dev/null; do
   if apply "${want%%:*}" "${want##*:}"; then
     if [ "$want" != "$current" ]; then
       log "$([ "$seen" -gt 0 ] && echo "$seen running tasks" || echo "tasks not counted"): ${want%%:*} backend connections per server and hostgroup (was ${current%%:*})"
-    elif [ -n "$changed" ] && [ "$heavy" -gt 0 ]; then
-      log "reader weights moved to follow the writer"
     fi
+    # Logged on its own: a failover can come in the same poll as a change of the share.
+    [ -z "$moved" ] || log "reader weights moved to follow the writer"
     current=$want
   fi
 done
