@@ -307,6 +307,6 @@ function suppressAuroraNag(scope: Construct): void {
       reason: 'Backtrack is off: it is incompatible with binlog replication and cross-region clusters; point-in-time restore from the automated backups covers recovery',
     },
   ]);
-  suppressNag(scope, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
-  suppressNag(scope, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'Rotation would change a password that running ProxySQL tasks and the database users hold; rotate by updating the secret and redeploying, which re-runs the bootstrap and replaces the tasks' }]);
+  suppressNag(scope, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'The construct attaches no rotation schedule to this secret. Add one with the database\'s addRotationMultiUser (alternating users) and the running tasks follow it live (liveCredentials, see docs/rotation.md)' }]);
+  suppressNag(scope, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'The construct attaches no rotation schedule to this secret. Add one with the database\'s addRotationMultiUser (alternating users) and the running tasks follow it live (liveCredentials, see docs/rotation.md)' }]);
 }

@@ -14,6 +14,8 @@ import { ProxySqlConfigOptions } from './config/options';
  * multi-arch (amd64 + arm64).
  */
 export const DEFAULT_PROXYSQL_IMAGE = 'proxysql/proxysql:2.7.4';
+/** The credentials sidecar's image: the official AWS CLI v2 image (multi-arch) from Amazon ECR Public. */
+export const DEFAULT_CREDENTIALS_IMAGE = 'public.ecr.aws/aws-cli/aws-cli:2.15.62';
 
 /**
  * Properties of a `ProxySqlFargate`.
@@ -185,6 +187,39 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * @default Duration.seconds(20)
    */
   readonly drainTime?: Duration;
+  /**
+   * Follow rotated user and monitor secrets live. A non-essential `credentials` sidecar (the
+   * official AWS CLI image from Amazon ECR Public) asks Secrets Manager for each secret's version
+   * stages every `credentialsRefreshInterval`, reads the values when they changed, and hands them
+   * to the ProxySQL container over a task volume; ProxySQL applies them through its admin interface
+   * (`LOAD MYSQL USERS TO RUNTIME`), with no restart and without closing a client session. With
+   * alternating-users rotation ProxySQL knows both users, so clients that cached the last value keep
+   * working. The task role may read exactly these secrets (and decrypt with their KMS key). The
+   * admin secret is not followed: only the tasks use it, so rotate it by redeploying.
+   * See "Rotating credentials" in the README for the strategies, the time it takes and the cost.
+   *
+   * With `false` each task keeps the values it read at start until it is replaced.
+   *
+   * @default true
+   */
+  readonly liveCredentials?: boolean;
+  /**
+   * How often each task's credentials sidecar asks Secrets Manager whether a user or monitor secret
+   * changed (one DescribeSecret call per secret; the values are read only when they changed). A
+   * rotated password is accepted by every task at most this long plus about 2 s after its new
+   * version exists. From 5 seconds to 1 hour; not a token (it is written into the sidecar's
+   * environment as whole seconds).
+   *
+   * @default Duration.seconds(20)
+   */
+  readonly credentialsRefreshInterval?: Duration;
+  /**
+   * The credentials sidecar's image. It needs `sh`, `grep`, `tr`, `sort` and the AWS CLI (`aws`) on
+   * its PATH; the sidecar runs its program with the entry point `sh -c`.
+   *
+   * @default - `public.ecr.aws/aws-cli/aws-cli:2.15.62` (the official AWS CLI image)
+   */
+  readonly credentialsImage?: ecs.ContainerImage;
   /**
    * How long ProxySQL's logs are kept.
    *

@@ -16,7 +16,7 @@ import { proxyNetwork } from './fargate/network';
 import { ObservabilityFacts, proxyDashboard, proxySqlMetric, recommendedAlarms } from './fargate/observability';
 import { proxyCluster, proxyService } from './fargate/service';
 import { proxyTask } from './fargate/task';
-import { fail, metricsInterval, metricsProxyName, proxySubnets, requireBootstrapAdmin, sizing } from './fargate/validation';
+import { credentialsInterval, fail, metricsInterval, metricsProxyName, proxySubnets, requireBootstrapAdmin, sizing } from './fargate/validation';
 import { ProxySqlAlarmOptions, ProxySqlDashboardOptions } from './observability-options';
 import { CrossStackConnections } from './private/cross-stack-connections';
 import { generatedUserSecret } from './private/secrets';
@@ -83,6 +83,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly queryLogGroup?: logs.ILogGroup;
   /** The container that ships the query log (undefined unless `queryLog` is true). */
   public readonly queryLogContainer?: ecs.ContainerDefinition;
+  /** The sidecar that follows rotated user and monitor secrets (undefined with `liveCredentials: false`). */
+  public readonly credentialsContainer?: ecs.ContainerDefinition;
   /**
    * The custom resource that creates the database users (undefined when `bootstrap` is false).
    * The service depends on it.
@@ -144,6 +146,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
       hostgroups: facts.hostgroups,
       metricsProxyName: this.metricsProxyName,
       metricsIntervalSeconds: this.metricsIntervalSeconds,
+      credentialsIntervalSeconds: credentialsInterval(props),
     });
     this.taskDefinition = task.taskDefinition;
     this.logGroup = task.logGroup;
@@ -151,6 +154,7 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.metricsContainer = task.metricsContainer;
     this.queryLogGroup = task.queryLogGroup;
     this.queryLogContainer = task.queryLogContainer;
+    this.credentialsContainer = task.credentialsContainer;
 
     this.service = proxyService(this, props, {
       cluster: this.cluster,

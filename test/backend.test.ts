@@ -201,12 +201,14 @@ describe('AuroraBackend behind ProxySqlFargate (Aurora discovery, the default)',
     expect(dependsOn(template, service)).toContain(bootstrap[0]);
   });
 
-  test('THEN the task execution role reads the admin, monitor and app secrets, the bootstrap reads master, monitor and app, nobody else reads any', () => {
+  test('THEN the task execution role reads the admin, monitor and app secrets, the task role (live credentials) monitor and app, the bootstrap master, monitor and app, nobody else any', () => {
     const id = (secret: secretsmanager.ISecret) => secretIdOf(json, Stack.of(secret).resolve(secret.secretArn));
     const execution = roleOf(template, 'AWS::ECS::TaskDefinition', 'ExecutionRoleArn');
+    const taskRole = roleOf(template, 'AWS::ECS::TaskDefinition', 'TaskRoleArn');
     const bootstrapRole = logicalIds(template, 'AWS::IAM::Role').find((r) => /ProxyBootstrapFunctionServiceRole/.test(r))!;
     expect(secretReaders(template)).toEqual({
       [execution]: [id(proxy.adminSecret), id(proxy.monitorSecret), id(db.appUserSecret)].sort(),
+      [taskRole]: [id(proxy.monitorSecret), id(db.appUserSecret)].sort(),
       [bootstrapRole]: [id(db.masterSecret), id(proxy.monitorSecret), id(db.appUserSecret)].sort(),
     });
     // The master secret is the DB's admin, not ProxySQL's: the container never gets it.
@@ -299,10 +301,13 @@ describe('ProxySqlBackend.fromAuroraCluster with an imported cluster', () => {
     const readers = secretReaders(template);
     const execution = roleOf(template, 'AWS::ECS::TaskDefinition', 'ExecutionRoleArn');
     const bootstrapRole = Object.keys(readers).find((r) => /ProxyBootstrapFunctionServiceRole/.test(r))!;
-    expect(Object.keys(readers).sort()).toEqual([bootstrapRole, execution].sort());
+    const taskRole = roleOf(template, 'AWS::ECS::TaskDefinition', 'TaskRoleArn');
+    expect(Object.keys(readers).sort()).toEqual([bootstrapRole, execution, taskRole].sort());
     const has = (role: string, arns: string[]) => readers[role].some((r) => arns.includes(r));
     expect(has(bootstrapRole, adminArns)).toBe(true);
     expect(has(execution, adminArns)).toBe(false);
+    expect(has(taskRole, adminArns)).toBe(false);
+    expect(has(taskRole, appArns)).toBe(true);
     expect(has(bootstrapRole, appArns) && has(execution, appArns)).toBe(true);
     expect(readers[execution]).toContain(id(proxy.adminSecret));
     expect(readers[execution]).toContain(id(proxy.monitorSecret));
@@ -480,8 +485,10 @@ describe('ProxySqlBackend.fromRdsInstances (RDS for MySQL with read replicas)', 
     const id = (secret: secretsmanager.ISecret) => secretIdOf(json, Stack.of(secret).resolve(secret.secretArn));
     const execution = roleOf(template, 'AWS::ECS::TaskDefinition', 'ExecutionRoleArn');
     const bootstrapRole = logicalIds(template, 'AWS::IAM::Role').find((r) => /ProxyBootstrapFunctionServiceRole/.test(r))!;
+    const taskRole = roleOf(template, 'AWS::ECS::TaskDefinition', 'TaskRoleArn');
     expect(secretReaders(template)).toEqual({
       [execution]: [id(proxy.adminSecret), id(proxy.monitorSecret), id(app)].sort(),
+      [taskRole]: [id(proxy.monitorSecret), id(app)].sort(),
       [bootstrapRole]: [id(primary.secret!), id(proxy.monitorSecret), id(app)].sort(),
     });
   });
@@ -633,11 +640,14 @@ describe('ProxySqlBackend.fromEndpoints (any MySQL)', () => {
     const readers = secretReaders(template);
     const execution = roleOf(template, 'AWS::ECS::TaskDefinition', 'ExecutionRoleArn');
     const bootstrapRole = Object.keys(readers).find((r) => /ProxyBootstrapFunctionServiceRole/.test(r))!;
-    expect(Object.keys(readers).sort()).toEqual([bootstrapRole, execution].sort());
+    const taskRole = roleOf(template, 'AWS::ECS::TaskDefinition', 'TaskRoleArn');
+    expect(Object.keys(readers).sort()).toEqual([bootstrapRole, execution, taskRole].sort());
     const json = template.toJSON();
     const grants = (secret: secretsmanager.ISecret) => secretIdOf(json, Stack.of(secret).resolve(`${secret.secretArn}-??????`));
     expect(readers[bootstrapRole]).toContain(grants(admin));
     expect(readers[execution]).not.toContain(grants(admin));
+    expect(readers[taskRole]).not.toContain(grants(admin));
+    expect(readers[taskRole]).toContain(grants(app));
     expect(readers[bootstrapRole]).toContain(grants(app));
     expect(readers[execution]).toContain(grants(app));
   });

@@ -180,7 +180,7 @@ describe('ProxySqlFargate metrics sidecar', () => {
 
   test('metrics: false removes the sidecar, and a ProxySQL metric helper then says which prop to set', () => {
     const { proxy, template } = proxyWith({ metrics: false });
-    expect(containers(template()).map((c) => c.Name)).toEqual(['proxysql']);
+    expect(containers(template()).map((c) => c.Name)).toEqual(['proxysql', 'credentials']);
     expect(() => proxy.metricWriterAvailable()).toThrow(/metrics must be on for the ProxySQL metric WriterAvailable/);
     // The load balancer's and the service's metrics stay.
     expect(proxy.metricHealthyTaskCount().namespace).toBe('AWS/NetworkELB');
@@ -314,7 +314,7 @@ describe('ProxySqlFargate query log', () => {
     expect(shipper.Secrets).toBeUndefined();
     const mount = { SourceVolume: 'query-log', ContainerPath: '/var/log/proxysql-queries', ReadOnly: false };
     expect(shipper.MountPoints).toEqual([mount]);
-    expect(container(t, 'proxysql')!.MountPoints).toEqual([mount]);
+    expect(container(t, 'proxysql')!.MountPoints).toEqual([mount, { SourceVolume: 'credentials', ContainerPath: '/run/proxysql-credentials', ReadOnly: true }]);
     const [queryLogGroup] = Object.keys(t.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 3 } }));
     expect((shipper as unknown as { LogConfiguration: { Options: Record<string, unknown> } }).LogConfiguration.Options['awslogs-group'])
       .toEqual({ Ref: queryLogGroup });

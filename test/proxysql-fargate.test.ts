@@ -798,8 +798,26 @@ describe('ProxySqlFargate subnets', () => {
       bootstrap: false,
       users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(mirrored.stack, 'User'))],
       image: ecs.ContainerImage.fromEcrRepository(repository, '2.7.4'),
+      credentialsImage: ecs.ContainerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(mirrored.stack, 'CliMirror', 'aws-cli'), '2.15.62'),
     });
     Annotations.fromStack(mirrored.stack).hasNoWarning('/Test/Proxy', Match.stringLikeRegexp('cannot pull'));
+  });
+
+  test('GIVEN isolated subnets and the default credentials image THEN synth warns, naming credentialsImage; with liveCredentials false it does not', () => {
+    const withDefault = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    withDefault.build();
+    Annotations.fromStack(withDefault.stack).hasWarning('/Test/Proxy', Match.stringLikeRegexp(
+      "cannot pull the credentials sidecar's default image public.ecr.aws/aws-cli/aws-cli:2.15.62 from Amazon ECR Public: set credentialsImage to a copy in ECR"));
+
+    const off = inVpc([ec2.SubnetType.PRIVATE_ISOLATED]);
+    new ProxySqlFargate(off.stack, 'Proxy', {
+      vpc: off.vpc,
+      backend: ProxySqlBackend.fromEndpoints({ writer: { host: 'db.internal', port: 3306 } }),
+      bootstrap: false,
+      users: [ProxySqlUser.fromSecret(new secretsmanager.Secret(off.stack, 'User'))],
+      liveCredentials: false,
+    });
+    Annotations.fromStack(off.stack).hasNoWarning('/Test/Proxy', Match.stringLikeRegexp('credentials sidecar'));
   });
 
   test('GIVEN private subnets with egress and isolated ones THEN the tasks prefer those with egress, and nothing warns about the image', () => {

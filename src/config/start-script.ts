@@ -9,6 +9,16 @@ import { taskProgram } from './task-programs';
 export const DRAIN_SECONDS_ENV = 'PROXYSQL_DRAIN_SECONDS';
 /** Env var with the directory for the rendered config and the admin client file (default /var/lib/proxysql). */
 export const CONFIG_DIR_ENV = 'PROXYSQL_CONFIG_DIR';
+/** Env var with the task volume the credentials sidecar writes the secrets' stages to (live credentials only). */
+export const CREDENTIALS_DIR_ENV = 'PROXYSQL_CREDENTIALS_DIR';
+/** Env var with the entries the ProxySQL container applies from it (`user0 ... monitor`). */
+export const CREDENTIALS_NAMES_ENV = 'PROXYSQL_CREDENTIALS_NAMES';
+/** Env vars of the credentials sidecar: `entry=secret-arn` words, and the poll interval in seconds. */
+export const CREDENTIALS_SECRETS_ENV = 'PROXYSQL_CREDENTIALS_SECRETS';
+export const CREDENTIALS_INTERVAL_ENV = 'PROXYSQL_CREDENTIALS_INTERVAL';
+/** The credentials sidecar's command (`credentials-fetch.sh`), run with `sh -c` in the AWS CLI image. */
+export const CREDENTIALS_FETCH_SCRIPT = taskProgram('credentials-fetch.sh').command;
+
 /** Env var with ProxySQL's datadir (default /var/lib/proxysql). */
 export const DATADIR_ENV = 'PROXYSQL_DATADIR';
 
@@ -63,6 +73,7 @@ export const START_PROGRAM = taskProgram('start.sh', {
   PEM_AWK: taskProgram('pem.awk').command,
   ADMIN_CLIENT_AWK,
   FLEET_SHARE_SH: taskProgram('fleet-share.sh').command,
+  CREDENTIALS_SH: taskProgram('credentials.sh', { CREDENTIALS_AWK: taskProgram('credentials.awk').command }).command,
   IN_FLIGHT_SQL,
   CLOSE_IDLE_SQL,
 });

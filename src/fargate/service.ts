@@ -7,7 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 import { onlyIsolated } from '../private/subnets';
-import { DEFAULT_PROXYSQL_IMAGE, ProxySqlFargateProps } from '../proxysql-fargate-props';
+import { DEFAULT_CREDENTIALS_IMAGE, DEFAULT_PROXYSQL_IMAGE, ProxySqlFargateProps } from '../proxysql-fargate-props';
 import { MAX_HEALTHY_PERCENT } from './budget';
 import { ProxySubnets, Sizing } from './validation';
 
@@ -65,6 +65,12 @@ function warnAboutTaskSubnets(scope: Construct, props: ProxySqlFargateProps, sel
     Annotations.of(scope).addWarningV2('cdk-proxysql:imageUnreachable',
       `The tasks run in isolated subnets (no route out), where they cannot pull the default image ${DEFAULT_PROXYSQL_IMAGE} from Docker Hub: `
       + 'set image to a copy in ECR (ecs.ContainerImage.fromEcrRepository), and give the VPC interface endpoints for ECR, Secrets Manager and CloudWatch Logs');
+  }
+  if ((props.liveCredentials ?? true) && !props.credentialsImage && onlyIsolated(props.vpc, selected)) {
+    // ECS stops a task whose image cannot be pulled, essential container or not.
+    Annotations.of(scope).addWarningV2('cdk-proxysql:credentialsImageUnreachable',
+      `The tasks run in isolated subnets (no route out), where they cannot pull the credentials sidecar's default image ${DEFAULT_CREDENTIALS_IMAGE} from Amazon ECR Public: `
+      + 'set credentialsImage to a copy in ECR (ecs.ContainerImage.fromEcrRepository), or liveCredentials: false');
   }
   const zones = new Set(selected.availabilityZones);
   if (!selected.isPendingLookup && zones.size < 2) {

@@ -3,22 +3,29 @@
  * config from the secrets and turns SIGTERM into a drain), the metrics sidecar and the query-log
  * sidecar, with their log groups.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ADMIN_PASSWORD_ENV, ADMIN_USERNAME_ENV, HostgroupFacts, RenderedConfig } from '../config/configuration';
 import {
   ADMIN_PORT_ENV, METRICS_HOSTGROUPS_ENV, METRICS_INTERVAL_ENV, METRICS_PROXY_NAME_ENV, METRICS_SCRIPT,
   QUERY_LOG_DIR_ENV, QUERY_LOG_SCRIPT,
 } from '../config/metrics-script';
-import { DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT } from '../config/start-script';
-import { DEFAULT_PROXYSQL_IMAGE, ProxySqlFargateProps } from '../proxysql-fargate-props';
+import {
+  CREDENTIALS_DIR_ENV, CREDENTIALS_FETCH_SCRIPT, CREDENTIALS_INTERVAL_ENV, CREDENTIALS_NAMES_ENV, CREDENTIALS_SECRETS_ENV,
+  DRAIN_SECONDS_ENV, HEALTH_CHECK_SCRIPT, START_SCRIPT,
+} from '../config/start-script';
+import { DEFAULT_CREDENTIALS_IMAGE, DEFAULT_PROXYSQL_IMAGE, ProxySqlFargateProps } from '../proxysql-fargate-props';
 import { Sizing } from './validation';
 
 /** The task volume ProxySQL writes its events log into, and where both containers mount it. */
 const QUERY_LOG_VOLUME = 'query-log';
 export const QUERY_LOG_MOUNT = '/var/log/proxysql-queries';
+/** The task volume the credentials sidecar writes the secrets' stages to, and where both containers mount it. */
+const CREDENTIALS_VOLUME = 'credentials';
+export const CREDENTIALS_MOUNT = '/run/proxysql-credentials';
 
 export interface ProxyTaskInput {
   readonly sizing: Sizing;
@@ -27,6 +34,8 @@ export interface ProxyTaskInput {
   /** The metrics' `ProxyName` dimension; no metrics sidecar when undefined. */
   readonly metricsProxyName?: string;
   readonly metricsIntervalSeconds: number;
+  /** Seconds between the credentials sidecar's polls; no sidecar when undefined. */
+  readonly credentialsIntervalSeconds?: number;
 }
 
 export interface ProxyTask {
@@ -36,6 +45,7 @@ export interface ProxyTask {
   readonly metricsContainer?: ecs.ContainerDefinition;
   readonly queryLogGroup?: logs.ILogGroup;
   readonly queryLogContainer?: ecs.ContainerDefinition;
+  readonly credentialsContainer?: ecs.ContainerDefinition;
 }
 
 export function proxyTask(scope: Construct, props: ProxySqlFargateProps, input: ProxyTaskInput): ProxyTask {
@@ -136,5 +146,48 @@ export function proxyTask(scope: Construct, props: ProxySqlFargateProps, input: 
     queryLogContainer.addMountPoints({ sourceVolume: QUERY_LOG_VOLUME, containerPath: QUERY_LOG_MOUNT, readOnly: false });
     queryLogContainer.addContainerDependencies({ container, condition: ecs.ContainerDependencyCondition.START });
   }
-  return { taskDefinition, logGroup, container, metricsContainer, queryLogGroup, queryLogContainer };
+  const credentialsContainer = input.credentialsIntervalSeconds === undefined ? undefined
+    : liveCredentials(props, taskDefinition, container, logGroup, input.credentialsIntervalSeconds, rendered);
+  return { taskDefinition, logGroup, container, metricsContainer, queryLogGroup, queryLogContainer, credentialsContainer };
+}
+
+/**
+ * The credentials sidecar (credentials-fetch.sh) and what the ProxySQL container needs to apply what
+ * it fetches (credentials.sh): the user and monitor secrets the container maps, by entry
+ * (`user0`, ... from `PROXYSQL_SECRET_USER_<i>_USERNAME`, `monitor`). The task role may read exactly
+ * those secrets: `grantRead` gives GetSecretValue and DescribeSecret on each, and decrypt on its KMS
+ * key when it has one. Non-essential: a fault here never stops ProxySQL, which keeps what it has.
+ */
+function liveCredentials(props: ProxySqlFargateProps, taskDefinition: ecs.FargateTaskDefinition, container: ecs.ContainerDefinition,
+  logGroup: logs.ILogGroup, intervalSeconds: number, rendered: RenderedConfig): ecs.ContainerDefinition {
+  const entries: Array<[string, secretsmanager.ISecret]> = [];
+  for (const [envVar, ref] of Object.entries(rendered.secretEnvironment)) {
+    const user = /^PROXYSQL_SECRET_USER_(\d+)_USERNAME$/.exec(envVar);
+    if (user) entries.push([`user${user[1]}`, ref.secret]);
+    if (envVar === 'PROXYSQL_SECRET_MONITOR_USERNAME') entries.push(['monitor', ref.secret]);
+  }
+  // Users first, then the monitor: the order the log lines name them in.
+  entries.sort(([a], [b]) => (a === 'monitor' ? 1 : 0) - (b === 'monitor' ? 1 : 0) || a.localeCompare(b, 'en', { numeric: true }));
+  for (const [, secret] of entries) secret.grantRead(taskDefinition.taskRole);
+  taskDefinition.addVolume({ name: CREDENTIALS_VOLUME });
+  container.addMountPoints({ sourceVolume: CREDENTIALS_VOLUME, containerPath: CREDENTIALS_MOUNT, readOnly: true });
+  container.addEnvironment(CREDENTIALS_DIR_ENV, CREDENTIALS_MOUNT);
+  container.addEnvironment(CREDENTIALS_NAMES_ENV, entries.map(([name]) => name).join(' '));
+  const sidecar = taskDefinition.addContainer('credentials', {
+    image: props.credentialsImage ?? ecs.ContainerImage.fromRegistry(DEFAULT_CREDENTIALS_IMAGE),
+    essential: false,
+    entryPoint: ['sh', '-c'],
+    command: [CREDENTIALS_FETCH_SCRIPT],
+    environment: {
+      [CREDENTIALS_DIR_ENV]: CREDENTIALS_MOUNT,
+      [CREDENTIALS_INTERVAL_ENV]: String(intervalSeconds),
+      // ARNs are not secret; the values are read with the task role and go only into the volume.
+      [CREDENTIALS_SECRETS_ENV]: Fn.join(' ', entries.map(([name, secret]) => Fn.join('=', [name, secret.secretArn]))),
+    },
+    logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'credentials', logGroup }),
+    memoryLimitMiB: 128,
+    stopTimeout: Duration.seconds(5),
+  });
+  sidecar.addMountPoints({ sourceVolume: CREDENTIALS_VOLUME, containerPath: CREDENTIALS_MOUNT, readOnly: false });
+  return sidecar;
 }

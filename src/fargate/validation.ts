@@ -135,6 +135,25 @@ export function metricsInterval(props: ProxySqlFargateProps): number {
   return seconds;
 }
 
+/** Seconds between the credentials sidecar's polls: whole seconds, 5–3600, not a token; undefined when live credentials are off. */
+export function credentialsInterval(props: ProxySqlFargateProps): number | undefined {
+  const interval = props.credentialsRefreshInterval ?? Duration.seconds(20);
+  if (props.liveCredentials === false) {
+    if (props.credentialsRefreshInterval !== undefined) {
+      fail('credentialsRefreshInterval', 'has no effect with liveCredentials: false (remove one of them)', props.credentialsRefreshInterval.toString());
+    }
+    return undefined;
+  }
+  if (interval.isUnresolved()) {
+    throw new Error('ProxySqlFargate: credentialsRefreshInterval must be a concrete duration, not a token: it is written into the sidecar\'s environment as whole seconds at synth time (got a token)');
+  }
+  const seconds = interval.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
+    fail('credentialsRefreshInterval', 'must be whole seconds from 5 to 3600', `${seconds} s`);
+  }
+  return seconds;
+}
+
 /** The `ProxyName` dimension's value: the prop, or the construct's path. */
 export function metricsProxyName(props: ProxySqlFargateProps, path: string): string {
   const name = props.metricsProxyName ?? path;

@@ -8,11 +8,12 @@
 #
 # Inputs set ahead of this file in the container command (see src/config/task-programs.ts):
 # RENDER_AWK (render-config.awk), PEM_AWK (pem.awk), ADMIN_CLIENT_AWK (admin-client.awk),
-# FLEET_SHARE_SH (fleet-share.sh), IN_FLIGHT_SQL and CLOSE_IDLE_SQL (src/config/start-script.ts: what
+# FLEET_SHARE_SH (fleet-share.sh), CREDENTIALS_SH (credentials.sh), IN_FLIGHT_SQL and CLOSE_IDLE_SQL (src/config/start-script.ts: what
 # counts as work in flight, and how idle client sessions are closed during the drain).
 # Environment: PROXYSQL_CONFIG_TEMPLATE, the PROXYSQL_SECRET_* values, PROXYSQL_DRAIN_SECONDS
 # (default 20), PROXYSQL_CONFIG_DIR and PROXYSQL_DATADIR (both default /var/lib/proxysql), and
-# optionally PROXYSQL_TLS_CERTIFICATE, PROXYSQL_TLS_PRIVATE_KEY, PROXYSQL_TLS_CERTIFICATE_CHAIN and
+# optionally PROXYSQL_CREDENTIALS_DIR and PROXYSQL_CREDENTIALS_NAMES (live credentials),
+# PROXYSQL_TLS_CERTIFICATE, PROXYSQL_TLS_PRIVATE_KEY, PROXYSQL_TLS_CERTIFICATE_CHAIN and
 # PROXYSQL_BACKEND_CA.
 #
 # - Renders `$PROXYSQL_CONFIG_DIR/proxysql.cnf` (mode 0600); refuses to start (non-zero exit) when a
@@ -105,6 +106,11 @@ if grep -q '^# cdk-proxysql server_shares=' "$conf"; then
   # shellcheck disable=SC2015 # without the monitor's option file the program still keeps the weights right
   LC_ALL=C awk -v user=PROXYSQL_SECRET_MONITOR_USERNAME -v password=PROXYSQL_SECRET_MONITOR_PASSWORD "$ADMIN_CLIENT_AWK" </dev/null >"$monitor_client.tmp" && chmod 600 "$monitor_client.tmp" && mv -f "$monitor_client.tmp" "$monitor_client" || log "cannot write $monitor_client"
   FLEET_CONF="$conf" FLEET_ADMIN_CLIENT="$client" FLEET_MONITOR_CLIENT="$monitor_client" FLEET_CA="$cafile" FLEET_CHILD="$child" sh -c "$FLEET_SHARE_SH" &
+fi
+# Rotated secrets, applied live from what the credentials sidecar keeps in the task volume: see
+# credentials.sh.
+if [ -n "${PROXYSQL_CREDENTIALS_DIR:-}" ]; then
+  CRED_DIR="$PROXYSQL_CREDENTIALS_DIR" CRED_NAMES="${PROXYSQL_CREDENTIALS_NAMES:-}" CRED_ADMIN_CLIENT="$client" CRED_MONITOR_CLIENT="$monitor_client" CRED_CHILD="$child" sh -c "$CREDENTIALS_SH" &
 fi
 stopping=
 on_term() {

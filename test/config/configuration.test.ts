@@ -112,6 +112,7 @@ describe('rendering per backend kind', () => {
         use_ssl: 0,
         max_connections: 500,
         default_schema: 'demo',
+        comment: 'cdk-proxysql:user0',
       },
       {
         username: '%{PROXYSQL_SECRET_USER_1_USERNAME:sq}',
@@ -122,6 +123,7 @@ describe('rendering per backend kind', () => {
         fast_forward: 1,
         use_ssl: 1,
         max_connections: 10000,
+        comment: 'cdk-proxysql:user1',
       },
     ]);
     expect(cfg.admin_variables).toEqual({

@@ -35,8 +35,8 @@ function awkPrinted(text: string): string {
 
 describe('task programs', () => {
   test('the folder holds the programs the task runs', () => {
-    expect(SHELL_PROGRAMS).toEqual(['fleet-share.sh', 'health-check.sh', 'metrics.sh', 'query-log.sh', 'start.sh']);
-    expect(AWK_PROGRAMS).toEqual(['admin-client.awk', 'emf.awk', 'pem.awk', 'render-config.awk']);
+    expect(SHELL_PROGRAMS).toEqual(['credentials-fetch.sh', 'credentials.sh', 'fleet-share.sh', 'health-check.sh', 'metrics.sh', 'query-log.sh', 'start.sh']);
+    expect(AWK_PROGRAMS).toEqual(['admin-client.awk', 'credentials.awk', 'emf.awk', 'pem.awk', 'render-config.awk']);
   });
 
   test.each(SHELL_PROGRAMS)('%s: dropping comment and blank lines leaves the same program (as bash parses it) and valid POSIX sh', (name) => {
@@ -64,7 +64,7 @@ describe('task programs', () => {
   test('the container commands are the files behind their inputs', () => {
     const lines = (s: string) => s.split('\n');
     expect(START_SCRIPT.endsWith(withoutComments(fs.readFileSync(START_PROGRAM.file, 'utf8')))).toBe(true);
-    expect(Object.keys(START_PROGRAM.inputs).sort()).toEqual(['ADMIN_CLIENT_AWK', 'CLOSE_IDLE_SQL', 'FLEET_SHARE_SH', 'IN_FLIGHT_SQL', 'PEM_AWK', 'RENDER_AWK']);
+    expect(Object.keys(START_PROGRAM.inputs).sort()).toEqual(['ADMIN_CLIENT_AWK', 'CLOSE_IDLE_SQL', 'CREDENTIALS_SH', 'FLEET_SHARE_SH', 'IN_FLIGHT_SQL', 'PEM_AWK', 'RENDER_AWK']);
     expect(lines(START_SCRIPT)[0]).toMatch(/^RENDER_AWK='/);
     expect(METRICS_SCRIPT.endsWith(withoutComments(fs.readFileSync(METRICS_PROGRAM.file, 'utf8')))).toBe(true);
     expect(Object.keys(METRICS_PROGRAM.inputs).sort()).toEqual(['ADMIN_CLIENT_AWK', 'EMF_AWK', 'METRICS_CATALOG', 'METRICS_SQL']);

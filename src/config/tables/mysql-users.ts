@@ -57,6 +57,8 @@ export function renderMysqlUsers(m: ConfigModel, out: Template): void {
         ['use_ssl', (uo.useSsl ?? m.options.requireTls) ? 1 : 0],
         ['max_connections', uo.maxConnections ?? 10000],
         ['default_schema', uo.defaultSchema],
+        // The live credentials (credentials.awk) find the entry's rows by it.
+        ['comment', `cdk-proxysql:user${i}`],
       ], ''),
     ]);
   }));

@@ -1,0 +1,335 @@
+/**
+ * Live credentials: a task follows rotated user and monitor secrets with no restart.
+ *
+ * What runs: the synthesized ProxySQL container and the synthesized `credentials` sidecar (its
+ * command and environment, the real AWS CLI), the real bootstrap handler, a MariaDB primary and
+ * replica, and moto's Secrets Manager server as the API (see fixtures/secrets-manager.ts). The
+ * rotation steps are Secrets Manager's own for MySQL, run here by the test in their order
+ * (createSecret, setSecret, testSecret, finishSecret) against the stand-in and the database:
+ * - alternating users: the pending version names the other user (`app` ⇄ `app_clone`), which
+ *   setSecret creates if missing with the current user's grants, then gives the new password;
+ * - single user: the pending version has a new password for the same user, set by setSecret.
+ *
+ * Clients: 32 that reconnect for every statement with the secret's AWSCURRENT value at that moment
+ * (a poller reads it from the API every 100 ms), and 8 that cache the value: they read it before
+ * each rotation starts (a cache refreshed more often than the secret rotates, as AWS recommends)
+ * and each keeps one session open for the whole run besides.
+ *
+ * `ROTATION_LIVE_OFF=1` runs without the sidecar (the removal experiment).
+ */
+import { randomBytes, randomUUID } from 'crypto';
+import * as path from 'path';
+import { Duration } from 'aws-cdk-lib';
+import * as mysql from 'mysql2/promise';
+import { endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
+import { describeDataplane } from '../fixtures/proxysql-binary';
+import { disposeAllTasks, ProxySqlTask, startTask, TaskContainer } from '../fixtures/proxysql-task';
+import { onPath, secretsManagerMissing, SecretsManagerStandIn } from '../fixtures/secrets-manager';
+
+const INTERVAL_SECONDS = 5;
+jest.setTimeout(300_000);
+
+/** How long a task may take to learn a value: one interval of the sidecar, plus 3 s to fetch and apply. */
+const WITHIN_MS = (INTERVAL_SECONDS + 3) * 1000;
+
+const LIVE = process.env.ROTATION_LIVE_OFF !== '1';
+const missing = secretsManagerMissing();
+if (missing && process.env.CI) throw new Error(`the live-credentials tier needs the Secrets Manager stand-in: ${missing}`);
+// eslint-disable-next-line no-console
+if (missing) console.log(`dataplane live credentials: skipped, ${missing}`);
+
+type Value = Record<string, string>;
+
+interface Tally {
+  logins: number;
+  failedLogins: number;
+  statements: number;
+  failedStatements: number;
+  errors: Map<string, number>;
+  /** Date.now() of the first and last failure. */
+  firstFailure?: number;
+  lastFailure?: number;
+}
+
+function tally(): Tally {
+  return { logins: 0, failedLogins: 0, statements: 0, failedStatements: 0, errors: new Map() };
+}
+
+function failed(t: Tally, e: unknown): void {
+  const msg = String((e as Error).message ?? e).replace(/'[^']*'@'[^']*'/g, "'…'@'…'").slice(0, 80);
+  t.errors.set(msg, (t.errors.get(msg) ?? 0) + 1);
+  t.firstFailure ??= Date.now();
+  t.lastFailure = Date.now();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+(missing ? describe.skip : describeDataplane)('dataplane: live credentials through rotations', () => {
+  let pair: ReplicatedPair;
+  let sm: SecretsManagerStandIn;
+  let task: ProxySqlTask;
+  let sidecar: TaskContainer | undefined;
+  let appArn: string;
+  let monitorArn: string;
+  let writerHostgroup: number;
+
+  beforeAll(async () => {
+    pair = await startReplicatedPair();
+    sm = await SecretsManagerStandIn.start();
+    const s = endpointsProxyStack({ proxy: { credentialsRefreshInterval: Duration.seconds(INTERVAL_SECONDS) } });
+    const secrets = secretValues(s, pair);
+    appArn = await sm.create(s.ids.app, secrets[s.ids.app]);
+    monitorArn = await sm.create(s.ids.monitor, secrets[s.ids.monitor]);
+    await runBootstrap(s, pair, secrets);
+    task = await startTask({
+      template: s.template,
+      secrets: { ...secrets, [appArn]: secrets[s.ids.app], [monitorArn]: secrets[s.ids.monitor] },
+      servers: pairServers(pair),
+      resolve: { [s.ids.app]: appArn, [s.ids.monitor]: monitorArn },
+    });
+    [{ writerHostgroup }] = await task.admin<Array<{ writerHostgroup: number }>>(
+      'SELECT writer_hostgroup AS writerHostgroup FROM runtime_mysql_replication_hostgroups');
+    if (LIVE) {
+      // On ECS the sidecar has the task role's credentials and the region; here, the stand-in's endpoint.
+      sidecar = task.startContainer('credentials', undefined, { PATH: path.dirname(onPath('aws')!), ...sm.cliEnvironment });
+      await waitFor('the first apply', async () => (/applied the credentials of user0 monitor/.test(task.log()) ? true : undefined), 30_000)
+        .catch((e) => { throw new Error(`${e}\nsidecar:\n${sidecar!.log().slice(-2000)}\ntask:\n${task.log().slice(-2000)}`); });
+    }
+  });
+
+  afterAll(async () => {
+    await disposeAllTasks();
+    await sm?.stop();
+    await pair?.destroy();
+  });
+
+  async function loginsThroughProxy(v: Value): Promise<void> {
+    const c = await task.client(v.username, v.password, { database: v.dbname });
+    await c.end();
+  }
+
+  /** As the database admin on the writer: what setSecret does for alternating users. */
+  async function setAlternating(current: string, next: string, password: string): Promise<void> {
+    const db = await mysql.createConnection({ host: pair.writer().host, port: pair.writer().port, ...pair.admin });
+    try {
+      await db.query('CREATE USER IF NOT EXISTS ?@\'%\' IDENTIFIED BY ?', [next, password]);
+      const [grants] = await db.query<mysql.RowDataPacket[]>('SHOW GRANTS FOR ?@\'%\'', [current]);
+      for (const g of grants) {
+        const text = String(Object.values(g)[0]).split(' TO ')[0];
+        await db.query(`${text} TO ?@'%'`, [next]);
+      }
+      await db.query('ALTER USER ?@\'%\' IDENTIFIED BY ?', [next, password]);
+    } finally {
+      await db.end();
+    }
+    await pair.sync();
+  }
+
+  async function setSingle(user: string, password: string): Promise<void> {
+    const db = await mysql.createConnection({ host: pair.writer().host, port: pair.writer().port, ...pair.admin });
+    try {
+      await db.query('ALTER USER ?@\'%\' IDENTIFIED BY ?', [user, password]);
+    } finally {
+      await db.end();
+    }
+    await pair.sync();
+  }
+
+  interface Rotation {
+    /** ms from the pending version's creation until the task accepted it (undefined: not within the wait). */
+    readonly pendingAcceptedMs?: number;
+    /** ms from AWSCURRENT moving until the task accepted the new value (0: before; undefined: not within 3 intervals). */
+    readonly currentAcceptedMs?: number;
+  }
+
+  /**
+   * One rotation in Secrets Manager's order. `holdFinish`: finishSecret waits until the task accepts
+   * the pending value (at most 3 intervals); otherwise it follows testSecret at once.
+   */
+  async function rotate(arn: string, strategy: 'alternating' | 'single', holdFinish: boolean): Promise<Rotation> {
+    const current = (await sm.value(arn))!;
+    const next = strategy === 'single' ? current.username
+      : current.username.endsWith('_clone') ? current.username.slice(0, -'_clone'.length) : `${current.username}_clone`;
+    const pending = { ...current, username: next, password: `R${randomBytes(12).toString('hex')}` };
+    const version = await sm.putPending(arn, randomUUID(), pending);
+    const pendingAt = Date.now();
+    if (strategy === 'single') await setSingle(next, pending.password);
+    else await setAlternating(current.username, next, pending.password);
+    // testSecret: the pending value logs in to the database.
+    const probe = await mysql.createConnection({ host: pair.writer().host, port: pair.writer().port, user: next, password: pending.password });
+    await probe.end();
+    const accepted = arn === monitorArn ? () => monitorIs(next) : () => loginsThroughProxy(pending).then(() => true);
+    /** ms from `since` until the task accepts the value, or undefined when it did not within 3 intervals. */
+    const acceptedAfter = (since: number) => waitFor('the task to accept the value', async () => ((await accepted()) ? true : undefined), 3 * INTERVAL_SECONDS * 1000, 100)
+      .then(() => Date.now() - since, () => undefined);
+    // When it is not accepted, finishSecret comes anyway, as a rotation that does not wait would.
+    const pendingAcceptedMs = holdFinish ? await acceptedAfter(pendingAt) : undefined;
+    await sm.finish(arn, version);
+    const took = await acceptedAfter(Date.now());
+    return { pendingAcceptedMs, currentAcceptedMs: pendingAcceptedMs !== undefined ? 0 : took };
+  }
+
+  async function monitorIs(user: string): Promise<boolean> {
+    const [row] = await task.admin<Array<{ v: string }>>("SELECT variable_value AS v FROM runtime_global_variables WHERE variable_name = 'mysql-monitor_username'");
+    return row?.v === user;
+  }
+
+  /** Run the clients while `body` rotates; returns their tallies and whether the writer ever left the writer hostgroup. */
+  async function underLoad(body: (refreshCaches: () => void) => Promise<void>): Promise<{ reconnecting: Tally; cached: Tally; writerLost: number }> {
+    let current = (await sm.value(appArn))!;
+    let cachedValue = current;
+    let stop = false;
+    const poller = (async () => {
+      while (!stop) {
+        current = (await sm.value(appArn).catch(() => current)) ?? current;
+        await sleep(100);
+      }
+    })();
+    const reconnecting = tally();
+    const cached = tally();
+    let writerLost = 0;
+    const watcher = (async () => {
+      while (!stop) {
+        const [{ n }] = await task.admin<Array<{ n: number }>>(`SELECT COUNT(*) AS n FROM runtime_mysql_servers WHERE hostgroup_id = ${writerHostgroup} AND status = 'ONLINE'`);
+        if (Number(n) !== 1) writerLost++;
+        await sleep(200);
+      }
+    })();
+    async function once(t: Tally, v: Value): Promise<void> {
+      let c: mysql.Connection;
+      t.logins++;
+      try {
+        c = await task.client(v.username, v.password, { database: v.dbname, connectTimeout: 5000 });
+      } catch (e) {
+        t.failedLogins++;
+        failed(t, e);
+        return;
+      }
+      t.statements++;
+      try {
+        await c.query('SELECT @@server_id');
+      } catch (e) {
+        t.failedStatements++;
+        failed(t, e);
+      }
+      await c.end().catch(() => undefined);
+    }
+    const reconnectors = Array.from({ length: 32 }, async (_, i) => {
+      await sleep(i * 10);
+      while (!stop) {
+        await once(reconnecting, current);
+        await sleep(50);
+      }
+    });
+    const cachers = Array.from({ length: 8 }, async (_, i) => {
+      const session = await task.client(cachedValue.username, cachedValue.password, { database: cachedValue.dbname });
+      await sleep(i * 20);
+      while (!stop) {
+        cached.statements++;
+        await session.query('SELECT @@server_id').catch((e) => { cached.failedStatements++; failed(cached, e); });
+        await once(cached, cachedValue);
+        await sleep(100);
+      }
+      await session.end().catch(() => undefined);
+    });
+    try {
+      await sleep(1000);
+      await body(() => { cachedValue = current; });
+      await sleep(2000);
+    } finally {
+      stop = true;
+      await Promise.all([poller, watcher, ...reconnectors, ...cachers]);
+    }
+    return { reconnecting, cached, writerLost };
+  }
+
+  function describeTally(t: Tally): string {
+    const window = t.firstFailure !== undefined ? `, failures over ${t.lastFailure! - t.firstFailure} ms` : '';
+    const errors = [...t.errors.entries()].map(([m, n]) => `${n}× ${m}`).join('; ');
+    return `${t.failedLogins}/${t.logins} failed logins, ${t.failedStatements}/${t.statements} failed statements${window}${errors ? ` (${errors})` : ''}`;
+  }
+
+  async function monitorErrorsSince(sinceUs: number): Promise<number> {
+    const [{ n }] = await task.admin<Array<{ n: number }>>(
+      `SELECT (SELECT COUNT(*) FROM monitor.mysql_server_connect_log WHERE time_start_us > ${sinceUs} AND connect_error IS NOT NULL AND connect_error <> '')`
+      + ` + (SELECT COUNT(*) FROM monitor.mysql_server_ping_log WHERE time_start_us > ${sinceUs} AND ping_error IS NOT NULL AND ping_error <> '') AS n`);
+    return Number(n);
+  }
+
+  test('alternating users: 3 rotations of the application secret and 1 of the monitor, 0 failed logins or statements, ProxySQL not restarted', async () => {
+    const pids = task.proxysqlPids();
+    const sinceUs = Date.now() * 1000;
+    const rotations: Rotation[] = [];
+    const result = await underLoad(async (refreshCaches) => {
+      for (let i = 0; i < 3; i++) {
+        refreshCaches();
+        rotations.push(await rotate(appArn, 'alternating', true));
+        await sleep(1000);
+      }
+      // The monitor takes AWSCURRENT only (its previous user stays valid with alternating users), so no hold.
+      rotations.push(await rotate(monitorArn, 'alternating', false));
+    });
+    // eslint-disable-next-line no-console
+    console.log(`dataplane live credentials, alternating users (interval ${INTERVAL_SECONDS} s${LIVE ? '' : ', sidecar OFF'}): `
+      + `pending user accepted ${rotations.slice(0, 3).map((r) => r.pendingAcceptedMs ?? 'never').join(' / ')} ms after it was created; `
+      + `the monitor switched ${rotations[3].currentAcceptedMs ?? 'never'} ms after AWSCURRENT moved; `
+      + `reconnecting: ${describeTally(result.reconnecting)}; cached: ${describeTally(result.cached)}; writer left its hostgroup in ${result.writerLost} samples`);
+    expect(result.reconnecting.failedLogins).toBe(0);
+    expect(result.reconnecting.failedStatements).toBe(0);
+    expect(result.cached.failedLogins).toBe(0);
+    expect(result.cached.failedStatements).toBe(0);
+    expect(result.reconnecting.logins).toBeGreaterThan(500);
+    expect(result.writerLost).toBe(0);
+    expect(await monitorErrorsSince(sinceUs)).toBe(0);
+    expect(task.proxysqlPids()).toEqual(pids);
+    expect(rotations.slice(0, 3).every((r) => r.pendingAcceptedMs !== undefined && r.pendingAcceptedMs <= WITHIN_MS)).toBe(true);
+    expect(rotations[3].currentAcceptedMs ?? Infinity).toBeLessThanOrEqual(WITHIN_MS);
+    expect(await monitorIs(rotations.length ? (await sm.value(monitorArn))!.username : '')).toBe(true);
+    // Secret values never reach a log line.
+    const logs = task.log() + (sidecar?.log() ?? '');
+    for (const arn of [appArn, monitorArn]) {
+      for (const stage of ['AWSCURRENT', 'AWSPREVIOUS']) {
+        const v = await sm.value(arn, stage);
+        if (v) expect(logs).not.toContain(v.password);
+      }
+    }
+  });
+
+  test('the order without a hold: finishSecret right after testSecret (what a rotation that does not wait for the proxy does)', async () => {
+    const rotations: Rotation[] = [];
+    const result = await underLoad(async (refreshCaches) => {
+      for (let i = 0; i < 2; i++) {
+        refreshCaches();
+        rotations.push(await rotate(appArn, 'alternating', false));
+        await sleep(1000);
+      }
+    });
+    // eslint-disable-next-line no-console
+    console.log(`dataplane live credentials, alternating users without a hold (interval ${INTERVAL_SECONDS} s): `
+      + `new current accepted ${rotations.map((r) => r.currentAcceptedMs ?? 'never').join(' / ')} ms after it moved; `
+      + `reconnecting: ${describeTally(result.reconnecting)}; cached: ${describeTally(result.cached)}`);
+    // Only the clients that read the new current value before the task learnt it can fail: within one interval.
+    expect(result.cached.failedLogins + result.cached.failedStatements).toBe(0);
+    expect(rotations.every((r) => (r.currentAcceptedMs ?? Infinity) <= WITHIN_MS)).toBe(true);
+  });
+
+  test('single user: one password changes in place; the failure window is printed', async () => {
+    const pids = task.proxysqlPids();
+    const rotations: Rotation[] = [];
+    const result = await underLoad(async (refreshCaches) => {
+      refreshCaches();
+      rotations.push(await rotate(appArn, 'single', false));
+    });
+    // eslint-disable-next-line no-console
+    console.log(`dataplane live credentials, single user (interval ${INTERVAL_SECONDS} s): `
+      + `new password accepted ${rotations[0].currentAcceptedMs ?? 'never'} ms after AWSCURRENT moved; `
+      + `reconnecting: ${describeTally(result.reconnecting)}; cached (old password; their open sessions fail when they need a new backend connection): ${describeTally(result.cached)}`);
+    expect(rotations[0].currentAcceptedMs ?? Infinity).toBeLessThanOrEqual(WITHIN_MS);
+    // The window: from setSecret (the database has the new password, the task the old one) until the
+    // task applies AWSCURRENT; clients reading the current value fail only inside it.
+    const window = result.reconnecting.firstFailure === undefined ? 0 : result.reconnecting.lastFailure! - result.reconnecting.firstFailure;
+    expect(window).toBeLessThanOrEqual(WITHIN_MS);
+    expect(task.proxysqlPids()).toEqual(pids);
+  });
+});
