@@ -8,7 +8,7 @@
 import { CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { AuroraBackend, LambdaDemoApi, PrivateDnsAliases, ProxySqlFargate, ProxySqlFargateProps } from '../src';
+import { AuroraBackend, AuroraBackendProps, LambdaDemoApi, PrivateDnsAliases, ProxySqlFargate, ProxySqlFargateProps } from '../src';
 
 export interface ReferenceTopology {
   readonly vpc: ec2.Vpc;
@@ -38,7 +38,8 @@ export function referenceVpc(stack: Stack): ec2.Vpc {
 }
 
 /** The reference topology; `proxyProps` lets a test turn on what the defaults leave off (e.g. the query log). */
-export function referenceTopology(stack: Stack, proxyProps: Partial<ProxySqlFargateProps> = {}): ReferenceTopology {
+export function referenceTopology(stack: Stack, proxyProps: Partial<ProxySqlFargateProps> = {},
+  dbProps: Partial<AuroraBackendProps> = {}): ReferenceTopology {
   const vpc = referenceVpc(stack);
   const db = new AuroraBackend(stack, 'Db', {
     vpc,
@@ -46,6 +47,7 @@ export function referenceTopology(stack: Stack, proxyProps: Partial<ProxySqlFarg
     instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
     removalPolicy: RemovalPolicy.DESTROY,
     deletionProtection: false,
+    ...dbProps,
   });
   // A test stack must tear down cleanly, so it turns deletion protection off on purpose.
   Validations.of(db.cluster.node.defaultChild!).acknowledge({

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -72,6 +72,19 @@ export interface AuroraBackendProps {
    */
   readonly appUsername?: string;
   /**
+   * Rotate the application user's secret on a schedule, with Secrets Manager's rotation function
+   * for MySQL (CDK's `addRotationMultiUser` or `addRotationSingleUser` on the cluster). The proxy's
+   * tasks follow each rotation live (`liveCredentials` of `ProxySqlFargate`).
+   * `AppUserRotation.alternatingUsers()` is the one to use: the secret then switches between
+   * `app` and `app_clone`, and the previous user keeps working until the next rotation. Turning it
+   * on for an existing cluster gives the secret a `masterarn` field (alternating users), which
+   * generates a new password at that deploy; the bootstrap then sets it in the database.
+   * See "Rotating credentials" in the README.
+   *
+   * @default - no rotation schedule
+   */
+  readonly appUserRotation?: AppUserRotation;
+  /**
    * The master user's name.
    *
    * @default 'clusteradmin'
@@ -125,6 +138,52 @@ export interface AuroraBackendProps {
   readonly serverCaPem?: string;
 }
 
+/** Options of `AppUserRotation`. */
+export interface AppUserRotationOptions {
+  /**
+   * Time between two rotations.
+   *
+   * @default Duration.days(30)
+   */
+  readonly automaticallyAfter?: Duration;
+}
+
+/** How `AuroraBackend` rotates the application user's secret (`appUserRotation`). */
+export class AppUserRotation {
+  /**
+   * Alternating users (Secrets Manager's multi-user strategy): each rotation hands out the other of
+   * two users (`app`, `app_clone`) with a new password, using the master secret to create the clone
+   * with the same grants. Clients that cached the previous value keep working until the next
+   * rotation, and the proxy accepts both users.
+   */
+  public static alternatingUsers(options: AppUserRotationOptions = {}): AppUserRotation {
+    return new AppUserRotation(true, options);
+  }
+
+  /**
+   * Single user: each rotation changes the one user's password in place. From the database's
+   * change until the proxy's tasks apply it, connections with either password can fail (measured:
+   * see the README); prefer `alternatingUsers()`.
+   */
+  public static singleUser(options: AppUserRotationOptions = {}): AppUserRotation {
+    return new AppUserRotation(false, options);
+  }
+
+  /** True for alternating users, false for single user. */
+  public readonly alternating: boolean;
+  /** Time between two rotations. */
+  public readonly automaticallyAfter: Duration;
+
+  private constructor(alternating: boolean, options: AppUserRotationOptions) {
+    this.alternating = alternating;
+    this.automaticallyAfter = options.automaticallyAfter ?? Duration.days(30);
+  }
+}
+
+/** MySQL's longest user name; alternating users add `_clone` to the application user's. */
+const MYSQL_MAX_USERNAME = 32;
+const CLONE_SUFFIX = '_clone';
+
 /** MySQL version that Aurora MySQL 3.10 reports, so ProxySQL answers clients with the same. */
 const DEFAULT_SERVER_VERSION = '8.0.42';
 
@@ -141,12 +200,16 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
   /** The master user's secret (RDS JSON shape). */
   public readonly masterSecret: secretsmanager.ISecret;
   /**
-   * The application user's secret (RDS JSON shape: `username`, `password`, `dbname`). It has no
-   * `host`: the application connects through the proxy (`proxy.endpoint`), not to the cluster.
+   * The application user's secret (RDS JSON shape: `username`, `password`, `dbname`). Without
+   * `appUserRotation` it has no `host`; with it, it carries the cluster's `host` and `port`, which
+   * the rotation function needs. Either way, the application connects through the proxy
+   * (`proxy.endpoint`), not to the cluster.
    */
   public readonly appUserSecret: secretsmanager.ISecret;
   /** The database the application user owns. */
   public readonly databaseName: string;
+  /** The application secret's rotation (undefined without `appUserRotation`). */
+  public readonly appUserRotation?: secretsmanager.SecretRotation;
   /** Network access to the cluster. */
   public readonly connections: ec2.Connections;
 
@@ -161,12 +224,48 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
     this.masterSecret = this.cluster.secret!;
     this.connections = this.cluster.connections;
 
+    const rotation = props.appUserRotation;
+    const appUsernameLength = Token.isUnresolved(settings.appUsername) ? 0 : settings.appUsername.length;
+    if (rotation?.alternating && appUsernameLength + CLONE_SUFFIX.length > MYSQL_MAX_USERNAME) {
+      throw new Error(`AuroraBackend: appUsername must be at most ${MYSQL_MAX_USERNAME - CLONE_SUFFIX.length} characters with alternating-users rotation `
+        + `(the rotation adds '${CLONE_SUFFIX}', and MySQL user names have at most ${MYSQL_MAX_USERNAME}) (got ${settings.appUsername.length} characters)`);
+    }
     const appSecret = new rds.DatabaseSecret(this, 'AppUserSecret', {
       username: settings.appUsername,
       dbname: this.databaseName,
       excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
+      // Alternating users: the rotation function signs in with the master secret named here.
+      ...(rotation?.alternating ? { masterSecret: this.masterSecret } : {}),
     });
-    this.appUserSecret = appSecret;
+    // Secrets Manager's rotation functions connect to the secret's `host`: a rotated secret carries
+    // the cluster's (clients still connect to the proxy).
+    const rotated = rotation ? appSecret.attach(this.cluster) : undefined;
+    this.appUserSecret = rotated ?? appSecret;
+    if (rotation && rotated) {
+      // The rotation function calls the Secrets Manager API: subnets with a route out when the VPC has them.
+      const egress = props.vpc.privateSubnets.length > 0;
+      if (!egress) {
+        Annotations.of(this).addWarningV2('cdk-proxysql:rotationWithoutEgress',
+          'appUserRotation: the VPC has no private subnets with egress, so the rotation function runs in the cluster\'s subnets, '
+          + 'where it reaches Secrets Manager only through an interface endpoint (ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)');
+      }
+      const options = {
+        vpcSubnets: egress ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : settings.vpcSubnets,
+        automaticallyAfter: rotation.automaticallyAfter,
+        // New passwords stay safe for ProxySQL's configuration, like the generated ones.
+        excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,
+      };
+      // Single user: a rotation of the application secret itself, signing in as that user.
+      this.appUserRotation = rotation.alternating
+        ? this.cluster.addRotationMultiUser('AppUserRotation', { ...options, secret: rotated })
+        : new secretsmanager.SecretRotation(this, 'AppUserRotation', {
+          ...options,
+          application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
+          secret: rotated,
+          target: this.cluster,
+          vpc: props.vpc,
+        });
+    }
 
     // A kept cluster (snapshot or retained) is useless without its passwords: keep the secrets too.
     if (settings.removalPolicy !== RemovalPolicy.DESTROY) {
@@ -174,7 +273,7 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       (this.cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(RemovalPolicy.RETAIN);
       appSecret.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }
-    suppressAuroraNag(this);
+    suppressAuroraNag(this, rotation !== undefined);
 
     this.backend = ProxySqlBackend.fromAuroraCluster(this.cluster, {
       adminSecret: this.masterSecret,
@@ -296,7 +395,7 @@ function defaultMaxConnections(props: AuroraBackendProps, instanceType: ec2.Inst
     : auroraMysqlMaxConnections(instanceType.toString());
 }
 
-function suppressAuroraNag(scope: Construct): void {
+function suppressAuroraNag(scope: Construct, appUserRotates: boolean): void {
   suppressNag(scope, 'Cluster', [
     {
       id: 'AwsSolutions-RDS11',
@@ -307,6 +406,8 @@ function suppressAuroraNag(scope: Construct): void {
       reason: 'Backtrack is off: it is incompatible with binlog replication and cross-region clusters; point-in-time restore from the automated backups covers recovery',
     },
   ]);
-  suppressNag(scope, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'The construct attaches no rotation schedule to this secret. Add one with the database\'s addRotationMultiUser (alternating users) and the running tasks follow it live (liveCredentials, see docs/rotation.md)' }]);
-  suppressNag(scope, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'The construct attaches no rotation schedule to this secret. Add one with the database\'s addRotationMultiUser (alternating users) and the running tasks follow it live (liveCredentials, see docs/rotation.md)' }]);
+  suppressNag(scope, 'Cluster/Secret', [{ id: 'AwsSolutions-SMG4', reason: 'The construct attaches no rotation schedule to the master secret. Only the bootstrap reads it, during deploys, so cluster.addRotationSingleUser() can rotate it without affecting the proxy' }]);
+  if (!appUserRotates) {
+    suppressNag(scope, 'AppUserSecret', [{ id: 'AwsSolutions-SMG4', reason: 'appUserRotation is not set. Set it to AppUserRotation.alternatingUsers() and the proxy\'s tasks follow each rotation live (liveCredentials, see docs/rotation.md)' }]);
+  }
 }

@@ -1,8 +1,9 @@
-import { App, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, CfnElement, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { AuroraBackend, AuroraBackendProps, AuroraTopologyMode, MonitorPrivileges, ReplicationCheck } from '../src';
+import { AppUserRotation, AuroraBackend, AuroraBackendProps, AuroraTopologyMode, MonitorPrivileges, ReplicationCheck } from '../src';
+import { SAFE_SECRET_EXCLUDED_CHARACTERS } from '../src/private/secrets';
 
 function make(props: Partial<AuroraBackendProps> = {}, vpcProps: ec2.VpcProps = { maxAzs: 2 }) {
   const stack = new Stack(new App(), 'Test');
@@ -219,5 +220,63 @@ describe('AuroraBackend validation', () => {
   test('GIVEN discovery tuning with READ_ONLY_CHECKS THEN it fails naming discovery', () => {
     expect(() => make({ topologyMode: AuroraTopologyMode.READ_ONLY_CHECKS, discovery: { maxLagMs: 1000 } }))
       .toThrow('ProxySqlBackend.fromAuroraCluster: discovery applies only to topologyMode AURORA_DISCOVERY (got READ_ONLY_CHECKS)');
+  });
+});
+
+describe('AuroraBackend appUserRotation', () => {
+  type Resource = { Type: string; Properties: Record<string, unknown> };
+  const ofType = (template: Template, type: string) => Object.entries(template.toJSON().Resources as Record<string, Resource>)
+    .filter(([, r]) => r.Type === type);
+
+  test('GIVEN alternatingUsers() THEN the secret names the master secret, is attached to the cluster and rotates every 30 days with the multi-user function', () => {
+    const { stack, db, template } = make({ appUserRotation: AppUserRotation.alternatingUsers() });
+    const appSecretId = stack.getLogicalId(db.node.findChild('AppUserSecret').node.defaultChild as CfnElement);
+    const generate = (template.toJSON().Resources[appSecretId] as Resource).Properties.GenerateSecretString as { SecretStringTemplate: unknown };
+    expect(JSON.stringify(generate.SecretStringTemplate)).toContain('masterarn');
+    const attachments = ofType(template, 'AWS::SecretsManager::SecretTargetAttachment');
+    expect(attachments.map(([, r]) => JSON.stringify(r.Properties.SecretId))).toContain(JSON.stringify({ Ref: appSecretId }));
+    const schedules = ofType(template, 'AWS::SecretsManager::RotationSchedule');
+    const forApp = schedules.filter(([, r]) => JSON.stringify(r.Properties.SecretId) === JSON.stringify(stack.resolve(db.appUserSecret.secretArn)));
+    expect(forApp).toHaveLength(1);
+    expect(JSON.stringify(forApp[0][1].Properties.RotationRules)).toContain('rate(30 days)');
+    const apps = ofType(template, 'AWS::Serverless::Application');
+    expect(apps).toHaveLength(1);
+    // The application is named in the template's mapping (one per partition).
+    expect(JSON.stringify(template.toJSON().Mappings)).toContain('SecretsManagerRDSMySQLRotationMultiUser');
+    expect(JSON.stringify(template.toJSON().Mappings)).not.toContain('SecretsManagerRDSMySQLRotationSingleUser');
+    const parameters = apps[0][1].Properties.Parameters as Record<string, unknown>;
+    expect(parameters.excludeCharacters).toBe(SAFE_SECRET_EXCLUDED_CHARACTERS);
+    expect(parameters.masterSecretArn).toEqual(stack.resolve(db.masterSecret.secretArn));
+    expect(db.appUserRotation).toBeDefined();
+  });
+
+  test('GIVEN singleUser() THEN the single-user function, and the secret names no master secret', () => {
+    const { stack, db, template } = make({ appUserRotation: AppUserRotation.singleUser({ automaticallyAfter: Duration.days(7) }) });
+    const appSecretId = stack.getLogicalId(db.node.findChild('AppUserSecret').node.defaultChild as CfnElement);
+    const generate = (template.toJSON().Resources[appSecretId] as Resource).Properties.GenerateSecretString as { SecretStringTemplate: unknown };
+    expect(JSON.stringify(generate.SecretStringTemplate)).not.toContain('masterarn');
+    const apps = ofType(template, 'AWS::Serverless::Application');
+    expect(apps).toHaveLength(1);
+    expect(JSON.stringify(template.toJSON().Mappings)).toContain('SecretsManagerRDSMySQLRotationSingleUser');
+    expect(JSON.stringify(template.toJSON().Mappings)).not.toContain('SecretsManagerRDSMySQLRotationMultiUser');
+    expect(JSON.stringify(ofType(template, 'AWS::SecretsManager::RotationSchedule')[0][1].Properties.RotationRules)).toContain('rate(7 days)');
+  });
+
+  test('GIVEN no appUserRotation THEN no rotation schedule and a secret without host', () => {
+    const { template } = make();
+    expect(ofType(template, 'AWS::SecretsManager::RotationSchedule')).toHaveLength(0);
+    expect(ofType(template, 'AWS::SecretsManager::SecretTargetAttachment')).toHaveLength(1); // the master secret's only
+  });
+
+  test('an appUsername too long for its clone is refused with alternating users', () => {
+    expect(() => make({ appUsername: 'a'.repeat(27), appUserRotation: AppUserRotation.alternatingUsers() }))
+      .toThrow("AuroraBackend: appUsername must be at most 26 characters with alternating-users rotation (the rotation adds '_clone', and MySQL user names have at most 32) (got 27 characters)");
+    expect(() => make({ appUsername: 'a'.repeat(26), appUserRotation: AppUserRotation.alternatingUsers() })).not.toThrow();
+  });
+
+  test('GIVEN a VPC without private subnets with egress THEN synth warns that the rotation function needs a Secrets Manager endpoint', () => {
+    const { stack } = make({ appUserRotation: AppUserRotation.alternatingUsers() },
+      { maxAzs: 2, subnetConfiguration: [{ name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    Annotations.fromStack(stack).hasWarning('/Test/Db', Match.stringLikeRegexp('appUserRotation: the VPC has no private subnets with egress'));
   });
 });

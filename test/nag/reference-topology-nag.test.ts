@@ -1,6 +1,7 @@
 import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { referenceTopology } from '../../integ/topology';
+import { AppUserRotation } from '../../src';
 
 function findings(stack: Stack): string[] {
   const report = new AwsSolutionsChecks().validateScope(stack);
@@ -56,5 +57,18 @@ describe('cdk-nag AwsSolutions on the reference topology', () => {
       'AwsSolutions-ECS2', 'AwsSolutions-ELB2', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-RDS10',
       'AwsSolutions-RDS11', 'AwsSolutions-SMG4', 'AwsSolutions-APIG4', 'AwsSolutions-L1',
     ]));
+  });
+});
+
+describe('cdk-nag AwsSolutions with the application secret rotating', () => {
+  test('GIVEN appUserRotation WHEN checked THEN no unsuppressed finding remains, and the rotated secret carries no SMG4 acknowledgment', () => {
+    const stack = new Stack(new App(), 'Rotating');
+    const { db } = referenceTopology(stack, {}, { appUserRotation: AppUserRotation.alternatingUsers() });
+    expect(findings(stack)).toEqual([]);
+    const appSecret = db.node.findChild('AppUserSecret').node.defaultChild!;
+    expect(acknowledgments(stack).filter((a) => a.construct === appSecret).map((a) => a.id)).toEqual([]);
+    // The proxy's generated monitor and admin secrets do not rotate: their acknowledgments stay.
+    expect(acknowledgments(stack).filter((a) => a.id === 'AwsSolutions-SMG4').map((a) => a.construct.node.path).sort())
+      .toEqual(['Rotating/Db/Cluster/Secret/Resource', 'Rotating/Proxy/AdminSecret/Resource', 'Rotating/Proxy/MonitorSecret/Resource']);
   });
 });
