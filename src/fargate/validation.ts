@@ -122,36 +122,37 @@ function refuseDerivingFromTokens(props: ProxySqlFargateProps, minCapacity: numb
   }
 }
 
-/** Seconds between metric samples: whole seconds, 10–300, not a token. */
-export function metricsInterval(props: ProxySqlFargateProps): number {
-  const interval = props.metricsInterval ?? Duration.minutes(1);
+/**
+ * A duration prop as whole seconds from `min` to `max`; a token is refused by name, with `why` the
+ * value is needed at synth time.
+ */
+function wholeSeconds(prop: string, interval: Duration, min: number, max: number, why: string): number {
   if (interval.isUnresolved()) {
-    throw new Error('ProxySqlFargate: metricsInterval must be a concrete duration, not a token: the metric helpers\' periods are computed from it at synth time (got a token)');
+    throw new Error(`ProxySqlFargate: ${prop} must be a concrete duration, not a token: ${why} (got a token)`);
   }
   const seconds = interval.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 10 || seconds > 300) {
-    fail('metricsInterval', 'must be whole seconds from 10 to 300', `${seconds} s`);
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    fail(prop, `must be whole seconds from ${min} to ${max}`, `${seconds} s`);
   }
   return seconds;
 }
 
+/** Seconds between metric samples: whole seconds, 10–300, not a token. */
+export function metricsInterval(props: ProxySqlFargateProps): number {
+  return wholeSeconds('metricsInterval', props.metricsInterval ?? Duration.minutes(1), 10, 300,
+    'the metric helpers\' periods are computed from it at synth time');
+}
+
 /** Seconds between the credentials sidecar's polls: whole seconds, 5–3600, not a token; undefined when live credentials are off. */
 export function credentialsInterval(props: ProxySqlFargateProps): number | undefined {
-  const interval = props.credentialsRefreshInterval ?? Duration.seconds(20);
   if (props.liveCredentials === false) {
     if (props.credentialsRefreshInterval !== undefined) {
       fail('credentialsRefreshInterval', 'has no effect with liveCredentials: false (remove one of them)', props.credentialsRefreshInterval.toString());
     }
     return undefined;
   }
-  if (interval.isUnresolved()) {
-    throw new Error('ProxySqlFargate: credentialsRefreshInterval must be a concrete duration, not a token: it is written into the sidecar\'s environment as whole seconds at synth time (got a token)');
-  }
-  const seconds = interval.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
-    fail('credentialsRefreshInterval', 'must be whole seconds from 5 to 3600', `${seconds} s`);
-  }
-  return seconds;
+  return wholeSeconds('credentialsRefreshInterval', props.credentialsRefreshInterval ?? Duration.seconds(20), 5, 3600,
+    'it is written into the sidecar\'s environment as whole seconds at synth time');
 }
 
 /** The `ProxyName` dimension's value: the prop, or the construct's path. */
