@@ -110,7 +110,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-cdk@^2.1000.0',
     'cdk-nag@^3',
     'mysql2@^3',
+    '@aws-sdk/client-lambda@^3',
     '@aws-sdk/client-secrets-manager@^3',
+    '@aws-sdk/client-ssm@^3',
     '@types/aws-lambda@^8',
     're2js@^2.10.0',
     // The Go module that jsii-pacmak writes requires, as indirect dependencies, the Go modules of the

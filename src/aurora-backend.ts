@@ -1,5 +1,6 @@
 import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -9,6 +10,7 @@ import {
 import { auroraMysqlMaxConnections, auroraServerlessV2MaxConnections } from './config/connection-budget';
 import { suppressNag } from './private/nag';
 import { SAFE_SECRET_EXCLUDED_CHARACTERS } from './private/secrets';
+import { RotationGate } from './rotation-gate/rotation-gate';
 
 /**
  * Properties of an `AuroraBackend`.
@@ -210,6 +212,12 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
   public readonly databaseName: string;
   /** The application secret's rotation (undefined without `appUserRotation`). */
   public readonly appUserRotation?: secretsmanager.SecretRotation;
+  /**
+   * The function the application secret's rotation schedule calls with alternating users: it runs
+   * each step with Secrets Manager's rotation function, and holds testSecret until every proxy that
+   * serves the secret accepts the pending user (undefined without alternating-users rotation).
+   */
+  public readonly rotationGateFunction?: lambda.IFunction;
   /** Network access to the cluster. */
   public readonly connections: ec2.Connections;
 
@@ -247,7 +255,8 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
       if (!egress) {
         Annotations.of(this).addWarningV2('cdk-proxysql:rotationWithoutEgress',
           'appUserRotation: the VPC has no private subnets with egress, so the rotation function runs in the cluster\'s subnets, '
-          + 'where it reaches Secrets Manager only through an interface endpoint (ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)');
+          + 'where it reaches Secrets Manager only through an interface endpoint (ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)'
+          + (rotation.alternating ? '; its gate also needs endpoints for SSM and Lambda (SSM, LAMBDA)' : ''));
       }
       const options = {
         vpcSubnets: egress ? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } : settings.vpcSubnets,
@@ -265,6 +274,14 @@ export class AuroraBackend extends Construct implements IProxySqlBackend, ec2.IC
           target: this.cluster,
           vpc: props.vpc,
         });
+      // Alternating users: the rotation waits until the proxies accept the pending user before
+      // AWSCURRENT moves (a single-user rotation changes the password the proxies still need, so no wait helps).
+      if (rotation.alternating) {
+        const gate = new RotationGate(this, 'RotationGate', {
+          secret: rotated, rotation: this.appUserRotation, vpc: props.vpc, vpcSubnets: options.vpcSubnets,
+        });
+        this.rotationGateFunction = gate.function;
+      }
     }
 
     // A kept cluster (snapshot or retained) is useless without its passwords: keep the secrets too.

@@ -14,6 +14,7 @@ import { proxyLoadBalancer } from './fargate/load-balancer';
 import { suppressProxyNag } from './fargate/nag';
 import { proxyNetwork } from './fargate/network';
 import { ObservabilityFacts, proxyDashboard, proxySqlMetric, recommendedAlarms } from './fargate/observability';
+import { registerWithRotationGates } from './fargate/rotation-gates';
 import { proxyCluster, proxyService } from './fargate/service';
 import { proxyTask } from './fargate/task';
 import { credentialsInterval, fail, metricsInterval, metricsProxyName, proxySubnets, requireBootstrapAdmin, sizing } from './fargate/validation';
@@ -140,13 +141,14 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     }
 
     this.cluster = proxyCluster(this, props);
+    const credentialsIntervalSeconds = credentialsInterval(props);
     const task = proxyTask(this, props, {
       sizing: size,
       rendered,
       hostgroups: facts.hostgroups,
       metricsProxyName: this.metricsProxyName,
       metricsIntervalSeconds: this.metricsIntervalSeconds,
-      credentialsIntervalSeconds: credentialsInterval(props),
+      credentialsIntervalSeconds,
     });
     this.taskDefinition = task.taskDefinition;
     this.logGroup = task.logGroup;
@@ -177,6 +179,14 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     this.listener = lb.listener;
     this.targetGroup = lb.targetGroup;
     this.endpoint = lb.endpoint;
+
+    registerWithRotationGates(this, props, {
+      userSecrets: config.userSecrets,
+      endpoint: this.endpoint,
+      refreshSeconds: credentialsIntervalSeconds,
+      connections: this.connections,
+      after: this.service,
+    });
 
     suppressProxyNag(this, props);
   }

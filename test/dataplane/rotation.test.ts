@@ -15,25 +15,37 @@
  * each rotation starts (a cache refreshed more often than the secret rotates, as AWS recommends)
  * and each keeps one session open for the whole run besides.
  *
- * `ROTATION_LIVE_OFF=1` runs without the sidecar (the removal experiment).
+ * The alternating run goes through the rotation gate's real handler code (src/rotation-gate): its
+ * testSecret holds until the proxy accepts the pending user, reading the proxy's registration from
+ * SSM and the pending value from Secrets Manager on the stand-in; only the Lambda invoke of AWS's
+ * hosted function is replaced, by the test's run of those steps.
+ *
+ * Removal experiments: `ROTATION_LIVE_OFF=1` runs without the sidecar (the gate then refuses every
+ * rotation); with `ROTATION_GATE_OFF=1` as well, the rotations complete and clients are refused.
  */
 import { randomBytes, randomUUID } from 'crypto';
 import * as path from 'path';
 import { Duration } from 'aws-cdk-lib';
 import * as mysql from 'mysql2/promise';
 import { endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { GateError, LOGIN_PAUSE_MS, LOGIN_STREAK, parseTarget, RotationEvent, runStep, SETTLE_MARGIN_SECONDS } from '../../src/rotation-gate/gate';
+import { awsDependencies } from '../../src/rotation-gate/rotation-gate.lambda';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
 import { describeDataplane } from '../fixtures/proxysql-binary';
 import { disposeAllTasks, ProxySqlTask, startTask, TaskContainer } from '../fixtures/proxysql-task';
 import { onPath, secretsManagerMissing, SecretsManagerStandIn } from '../fixtures/secrets-manager';
 
 const INTERVAL_SECONDS = 5;
+/** Where the proxy registers with the application secret's rotation gate (the construct's shape). */
+const GATE_PATH = '/cdk-proxysql/rotation-gate/Test/Gate';
 jest.setTimeout(300_000);
 
 /** How long a task may take to learn a value: one interval of the sidecar, plus 3 s to fetch and apply. */
 const WITHIN_MS = (INTERVAL_SECONDS + 3) * 1000;
 
 const LIVE = process.env.ROTATION_LIVE_OFF !== '1';
+/** `ROTATION_GATE_OFF=1`: the alternating run without the gate (the hosted steps back to back). */
+const GATED = process.env.ROTATION_GATE_OFF !== '1';
 const missing = secretsManagerMissing();
 if (missing && process.env.CI) throw new Error(`the live-credentials tier needs the Secrets Manager stand-in: ${missing}`);
 // eslint-disable-next-line no-console
@@ -73,6 +85,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   let appArn: string;
   let monitorArn: string;
   let writerHostgroup: number;
+  let savedEnv: NodeJS.ProcessEnv | undefined;
 
   beforeAll(async () => {
     pair = await startReplicatedPair();
@@ -88,6 +101,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       servers: pairServers(pair),
       resolve: { [s.ids.app]: appArn, [s.ids.monitor]: monitorArn },
     });
+    // The proxy's registration with the gate, as ProxySqlFargate writes it (host: the load balancer's name on AWS).
+    const registration = JSON.stringify({ name: 'Test/Proxy', host: '127.0.0.1', port: task.trafficPort, refreshSeconds: INTERVAL_SECONDS, tls: true });
+    parseTarget('registration', registration);
+    await sm.putParameter(`${GATE_PATH}/TestProxy`, registration);
+    savedEnv = { ...process.env };
+    Object.assign(process.env, sm.sdkEnvironment);
     [{ writerHostgroup }] = await task.admin<Array<{ writerHostgroup: number }>>(
       'SELECT writer_hostgroup AS writerHostgroup FROM runtime_mysql_replication_hostgroups');
     if (LIVE) {
@@ -99,6 +118,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   });
 
   afterAll(async () => {
+    if (savedEnv) process.env = savedEnv;
     await disposeAllTasks();
     await sm?.stop();
     await pair?.destroy();
@@ -139,35 +159,82 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   interface Rotation {
     /** ms from the pending version's creation until the task accepted it (undefined: not within the wait). */
     readonly pendingAcceptedMs?: number;
+    /** ms from the pending version's creation until the gate let testSecret return (gated rotations). */
+    readonly gateReleasedMs?: number;
     /** ms from AWSCURRENT moving until the task accepted the new value (0: before; undefined: not within 3 intervals). */
     readonly currentAcceptedMs?: number;
   }
 
   /**
-   * One rotation in Secrets Manager's order. `holdFinish`: finishSecret waits until the task accepts
-   * the pending value (at most 3 intervals); otherwise it follows testSecret at once.
+   * Secrets Manager's rotation function for MySQL, as the test runs it: the steps that AWS's hosted
+   * function performs against the secret and the database (the gate wraps this in the product).
    */
-  async function rotate(arn: string, strategy: 'alternating' | 'single', holdFinish: boolean): Promise<Rotation> {
+  function hostedSteps(arn: string, strategy: 'alternating' | 'single', pending: Value, pendingAt: { ms?: number }) {
+    return async (event: RotationEvent): Promise<void> => {
+      const current = (await sm.value(arn))!;
+      switch (event.Step) {
+        case 'createSecret':
+          await sm.putPending(arn, event.ClientRequestToken, pending);
+          pendingAt.ms = Date.now();
+          return;
+        case 'setSecret':
+          if (strategy === 'single') await setSingle(pending.username, pending.password);
+          else await setAlternating(current.username, pending.username, pending.password);
+          return;
+        case 'testSecret': {
+          const { host, port } = pair.writer();
+          const probe = await mysql.createConnection({ host, port, user: pending.username, password: pending.password });
+          await probe.end();
+          return;
+        }
+        case 'finishSecret':
+          await sm.finish(arn, event.ClientRequestToken);
+          return;
+      }
+    };
+  }
+
+  /**
+   * One rotation in Secrets Manager's order. `gated`: through the rotation gate's real handler code
+   * (src/rotation-gate), which holds testSecret until the proxy accepts the pending user; otherwise the
+   * hosted steps back to back, as the rotation function alone runs them.
+   */
+  async function rotate(arn: string, strategy: 'alternating' | 'single', gated: boolean, gateDeadlineMs = 60_000): Promise<Rotation> {
     const current = (await sm.value(arn))!;
     const next = strategy === 'single' ? current.username
       : current.username.endsWith('_clone') ? current.username.slice(0, -'_clone'.length) : `${current.username}_clone`;
     const pending = { ...current, username: next, password: `R${randomBytes(12).toString('hex')}` };
-    const version = await sm.putPending(arn, randomUUID(), pending);
-    const pendingAt = Date.now();
-    if (strategy === 'single') await setSingle(next, pending.password);
-    else await setAlternating(current.username, next, pending.password);
-    // testSecret: the pending value logs in to the database.
-    const probe = await mysql.createConnection({ host: pair.writer().host, port: pair.writer().port, user: next, password: pending.password });
-    await probe.end();
-    const accepted = arn === monitorArn ? () => monitorIs(next) : () => loginsThroughProxy(pending).then(() => true);
+    const pendingAt: { ms?: number } = {};
+    const hosted = hostedSteps(arn, strategy, pending, pendingAt);
+    const token = randomUUID();
+    const started = Date.now();
+    // The handler's own dependencies (SSM, Secrets Manager, logins through the proxy), with the test's
+    // hosted steps in place of the Lambda invoke of AWS's function.
+    const deps = { ...awsDependencies('arn:aws:lambda:us-east-1:123456789012:function:hosted', GATE_PATH, () => started + gateDeadlineMs), forward: hosted };
+    const step = (Step: string) => {
+      const event = { Step, SecretId: arn, ClientRequestToken: token };
+      return gated ? runStep(event, deps) : hosted(event);
+    };
+    const accepted = arn === monitorArn ? () => monitorIs(next) : () => loginsThroughProxy(pending).then(() => true, () => false);
     /** ms from `since` until the task accepts the value, or undefined when it did not within 3 intervals. */
-    const acceptedAfter = (since: number) => waitFor('the task to accept the value', async () => ((await accepted()) ? true : undefined), 3 * INTERVAL_SECONDS * 1000, 100)
-      .then(() => Date.now() - since, () => undefined);
-    // When it is not accepted, finishSecret comes anyway, as a rotation that does not wait would.
-    const pendingAcceptedMs = holdFinish ? await acceptedAfter(pendingAt) : undefined;
-    await sm.finish(arn, version);
-    const took = await acceptedAfter(Date.now());
-    return { pendingAcceptedMs, currentAcceptedMs: pendingAcceptedMs !== undefined ? 0 : took };
+    const acceptedAfter = (since: () => number) => waitFor('the task to accept the value', async () => ((await accepted()) ? true : undefined), 3 * INTERVAL_SECONDS * 1000, 100)
+      .then(() => Date.now() - since(), () => undefined);
+    await step('createSecret');
+    await step('setSecret');
+    let pendingAccepted: Promise<number | undefined> | undefined;
+    if (gated) pendingAccepted = acceptedAfter(() => pendingAt.ms!);
+    try {
+      await step('testSecret');
+    } catch (e) {
+      await pendingAccepted;
+      throw e;
+    }
+    const gateReleasedMs = gated ? Date.now() - pendingAt.ms! : undefined;
+    const pendingAcceptedMs = await pendingAccepted;
+    await step('finishSecret');
+    const movedAt = Date.now();
+    const took = await acceptedAfter(() => movedAt);
+    return { pendingAcceptedMs, gateReleasedMs, currentAcceptedMs: pendingAcceptedMs !== undefined ? 0 : took };
   }
 
   async function monitorIs(user: string): Promise<boolean> {
@@ -264,15 +331,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const result = await underLoad(async (refreshCaches) => {
       for (let i = 0; i < 3; i++) {
         refreshCaches();
-        rotations.push(await rotate(appArn, 'alternating', true));
+        rotations.push(await rotate(appArn, 'alternating', GATED));
         await sleep(1000);
       }
-      // The monitor takes AWSCURRENT only (its previous user stays valid with alternating users), so no hold.
+      // The monitor takes AWSCURRENT only (its previous user stays valid with alternating users), so no gate.
       rotations.push(await rotate(monitorArn, 'alternating', false));
     });
     // eslint-disable-next-line no-console
-    console.log(`dataplane live credentials, alternating users (interval ${INTERVAL_SECONDS} s${LIVE ? '' : ', sidecar OFF'}): `
-      + `pending user accepted ${rotations.slice(0, 3).map((r) => r.pendingAcceptedMs ?? 'never').join(' / ')} ms after it was created; `
+    console.log(`dataplane live credentials, alternating users (interval ${INTERVAL_SECONDS} s${LIVE ? '' : ', sidecar OFF'}${GATED ? '' : ', gate OFF'}): `
+      + `pending user accepted ${rotations.slice(0, 3).map((r) => r.pendingAcceptedMs ?? 'never').join(' / ')} ms after it was created, `
+      + `the gate released testSecret ${rotations.slice(0, 3).map((r) => r.gateReleasedMs ?? 'never').join(' / ')} ms after; `
       + `the monitor switched ${rotations[3].currentAcceptedMs ?? 'never'} ms after AWSCURRENT moved; `
       + `reconnecting: ${describeTally(result.reconnecting)}; cached: ${describeTally(result.cached)}; writer left its hostgroup in ${result.writerLost} samples`);
     expect(result.reconnecting.failedLogins).toBe(0);
@@ -284,6 +352,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     expect(await monitorErrorsSince(sinceUs)).toBe(0);
     expect(task.proxysqlPids()).toEqual(pids);
     expect(rotations.slice(0, 3).every((r) => r.pendingAcceptedMs !== undefined && r.pendingAcceptedMs <= WITHIN_MS)).toBe(true);
+    // The gate let AWSCURRENT move only after the task accepted the pending user, and without waiting
+    // much past the interval: the settle time, its run of logins, and a margin.
+    for (const r of rotations.slice(0, 3)) {
+      expect(r.gateReleasedMs!).toBeGreaterThanOrEqual(r.pendingAcceptedMs!);
+      expect(r.gateReleasedMs!).toBeLessThanOrEqual((INTERVAL_SECONDS + SETTLE_MARGIN_SECONDS) * 1000 + LOGIN_STREAK * LOGIN_PAUSE_MS + 5000);
+    }
     expect(rotations[3].currentAcceptedMs ?? Infinity).toBeLessThanOrEqual(WITHIN_MS);
     expect(await monitorIs(rotations.length ? (await sm.value(monitorArn))!.username : '')).toBe(true);
     // Secret values never reach a log line.
@@ -331,5 +405,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const window = result.reconnecting.firstFailure === undefined ? 0 : result.reconnecting.lastFailure! - result.reconnecting.firstFailure;
     expect(window).toBeLessThanOrEqual(WITHIN_MS);
     expect(task.proxysqlPids()).toEqual(pids);
+  });
+
+  // Last: it stops the sidecar.
+  (LIVE ? test : test.skip)('a rotation the proxy cannot apply fails at testSecret: AWSCURRENT stays, clients keep working', async () => {
+    sidecar!.kill();
+    const before = (await sm.value(appArn))!;
+    let refused: unknown;
+    const result = await underLoad(async (refreshCaches) => {
+      refreshCaches();
+      refused = await rotate(appArn, 'alternating', true, (INTERVAL_SECONDS + SETTLE_MARGIN_SECONDS + 10) * 1000).then(() => undefined, (e) => e);
+    });
+    // eslint-disable-next-line no-console
+    console.log(`dataplane live credentials, gate with the sidecar stopped: ${String(refused)}; `
+      + `reconnecting: ${describeTally(result.reconnecting)}; cached: ${describeTally(result.cached)}`);
+    expect(refused).toBeInstanceOf(GateError);
+    expect(String(refused)).toMatch(/proxy Test\/Proxy \(127\.0\.0\.1:\d+\) did not accept the pending user \w+ within \d+ s of its creation \(\d+ logins, last error: ER_ACCESS_DENIED_ERROR\)/);
+    // finishSecret never ran: AWSCURRENT is what it was, so every client kept working.
+    expect(await sm.value(appArn)).toEqual(before);
+    expect(result.reconnecting.failedLogins + result.reconnecting.failedStatements).toBe(0);
+    expect(result.cached.failedLogins + result.cached.failedStatements).toBe(0);
+    expect(result.reconnecting.logins).toBeGreaterThan(100);
   });
 });
