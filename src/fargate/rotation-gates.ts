@@ -2,14 +2,22 @@ import { Annotations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
-import { fail } from './validation';
+import { DEFAULT_CREDENTIALS_REFRESH_SECONDS, fail } from './validation';
 import { ProxySqlEndpoint } from '../endpoint';
 import { ProxySqlFargateProps } from '../proxysql-fargate-props';
 import { LOGIN_PAUSE_MS, LOGIN_STREAK, SETTLE_MARGIN_SECONDS } from '../rotation-gate/gate';
 import { GATE_TIMEOUT, RotationGate } from '../rotation-gate/rotation-gate';
 
-/** The longest refresh interval a gate can wait for: its timeout, less the logins and a margin for the other steps. */
-export const MAX_GATED_REFRESH_SECONDS = GATE_TIMEOUT.toSeconds() - SETTLE_MARGIN_SECONDS - Math.ceil(LOGIN_STREAK * LOGIN_PAUSE_MS / 1000) - 55;
+/**
+ * What the gate's testSecret spends besides waiting for the proxies: the invoke of Secrets Manager's
+ * function (a cold start in the VPC and its own login to the database) and the reads of SSM and the
+ * pending value. A generous bound, not a measured one (no AWS account here).
+ */
+const GATE_OVERHEAD_SECONDS = 55;
+
+/** The longest refresh interval a gate can wait for: its timeout, less the settle margin, the logins and the overhead. */
+export const MAX_GATED_REFRESH_SECONDS = GATE_TIMEOUT.toSeconds() - SETTLE_MARGIN_SECONDS - Math.ceil(LOGIN_STREAK * LOGIN_PAUSE_MS / 1000)
+  - GATE_OVERHEAD_SECONDS;
 
 export interface RotationGateInput {
   readonly userSecrets: secretsmanager.ISecret[];
@@ -41,7 +49,8 @@ export function registerWithRotationGates(scope: Construct, props: ProxySqlFarga
     gate.register(scope, {
       host: input.endpoint.hostname,
       port: input.endpoint.port,
-      refreshSeconds: input.refreshSeconds ?? 20,
+      // Without live credentials the gate waits as it would for the default, then refuses (see the warning).
+      refreshSeconds: input.refreshSeconds ?? DEFAULT_CREDENTIALS_REFRESH_SECONDS,
       tls: props.frontendTls ?? true,
     }, input.after);
   }

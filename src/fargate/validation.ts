@@ -143,6 +143,9 @@ export function metricsInterval(props: ProxySqlFargateProps): number {
     'the metric helpers\' periods are computed from it at synth time');
 }
 
+/** The credentials sidecar's poll interval when `credentialsRefreshInterval` is not set. */
+export const DEFAULT_CREDENTIALS_REFRESH_SECONDS = 20;
+
 /** Seconds between the credentials sidecar's polls: whole seconds, 5–3600, not a token; undefined when live credentials are off. */
 export function credentialsInterval(props: ProxySqlFargateProps): number | undefined {
   if (props.liveCredentials === false) {
@@ -151,7 +154,7 @@ export function credentialsInterval(props: ProxySqlFargateProps): number | undef
     }
     return undefined;
   }
-  return wholeSeconds('credentialsRefreshInterval', props.credentialsRefreshInterval ?? Duration.seconds(20), 5, 3600,
+  return wholeSeconds('credentialsRefreshInterval', props.credentialsRefreshInterval ?? Duration.seconds(DEFAULT_CREDENTIALS_REFRESH_SECONDS), 5, 3600,
     'it is written into the sidecar\'s environment as whole seconds at synth time');
 }
 

@@ -37,8 +37,7 @@ export class RotationGate extends Construct implements ec2.IConnectable {
     return GATES.get(secret);
   }
 
-  /** The gate's security group: proxies let it in on their listener port. */
-  public readonly connections: ec2.Connections;
+  /** The gate function, whose security group the proxies let in on their listener port (`connections`). */
   public readonly function: RotationGateFunction;
   /** Where the proxies register (`/cdk-proxysql/rotation-gate/<stack>/<id>`). */
   public readonly parameterPath: string;
@@ -55,7 +54,6 @@ export class RotationGate extends Construct implements ec2.IConnectable {
       description: 'Rotation gate: logs in through the proxies and calls the Secrets Manager, SSM and Lambda APIs',
       allowAllOutbound: true,
     });
-    this.connections = new ec2.Connections({ securityGroups: [securityGroup] });
     this.function = new RotationGateFunction(this, 'Function', {
       description: 'cdk-proxysql: runs the secret rotation and holds it until every proxy accepts the pending user',
       vpc: props.vpc,
@@ -83,6 +81,11 @@ export class RotationGate extends Construct implements ec2.IConnectable {
 
     GATES.set(props.secret, this);
     suppressVpcLambdaRoleNag(this, 'Function/ServiceRole');
+  }
+
+  /** The gate function's security group: proxies let it in on their listener port. */
+  public get connections(): ec2.Connections {
+    return this.function.connections;
   }
 
   /**
