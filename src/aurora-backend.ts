@@ -8,7 +8,9 @@ import {
   AuroraDiscoveryTuning, AuroraTopologyMode, IProxySqlBackend, ProxySqlBackend, ProxySqlBackendConfig,
 } from './backend';
 import { auroraMysqlMaxConnections, auroraServerlessV2MaxConnections } from './config/connection-budget';
+import { CLONE_SUFFIX, MYSQL_MAX_USERNAME } from './private/alternating-users';
 import { suppressNag } from './private/nag';
+import { rotationIntervalProblem } from './private/rotation-interval';
 import { SAFE_SECRET_EXCLUDED_CHARACTERS } from './private/secrets';
 import { RotationGate } from './rotation-gate/rotation-gate';
 
@@ -179,12 +181,11 @@ export class AppUserRotation {
   private constructor(alternating: boolean, options: AppUserRotationOptions) {
     this.alternating = alternating;
     this.automaticallyAfter = options.automaticallyAfter ?? Duration.days(30);
+    const problem = rotationIntervalProblem(this.automaticallyAfter);
+    if (problem) throw new Error(`AppUserRotation: automaticallyAfter ${problem.rule} (got ${problem.got})`);
   }
 }
 
-/** MySQL's longest user name; alternating users add `_clone` to the application user's. */
-const MYSQL_MAX_USERNAME = 32;
-const CLONE_SUFFIX = '_clone';
 
 /** MySQL version that Aurora MySQL 3.10 reports, so ProxySQL answers clients with the same. */
 const DEFAULT_SERVER_VERSION = '8.0.42';

@@ -156,6 +156,22 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    */
   readonly monitorSecret?: secretsmanager.ISecret;
   /**
+   * Rotate the generated monitor secret on a schedule, with Secrets Manager's alternating-users
+   * function for MySQL: each rotation gives the other of two users (`proxysql_monitor`,
+   * `proxysql_monitor_clone`) a new password, signing in with the backend's admin secret, and the
+   * running tasks switch their monitor to it live (`liveCredentials`), while the previous user keeps
+   * working until the next rotation: the monitor never stops. Needs the bootstrap (which creates the
+   * first user) and live credentials, and the backend's admin secret must carry the writer's `host`
+   * (RDS and Aurora generated secrets do). The monitor secret then also holds the writer's `host`,
+   * `port` and `engine` and the admin secret's ARN (`masterarn`), as the rotation function needs.
+   * Turning it on for a running proxy replaces the monitor secret with one that starts at
+   * `proxysql_monitor_clone`, so the tasks still running keep their monitor user until they are
+   * replaced. See "Rotating credentials" in the README.
+   *
+   * @default - no rotation schedule: the monitor secret keeps its value
+   */
+  readonly monitorRotation?: MonitorRotationOptions;
+  /**
    * Create the monitor and application users in the database after deploy (a custom resource in
    * the VPC that signs in with the backend's admin secret). Turn off only if you create them
    * yourself before the proxy starts.
@@ -283,4 +299,21 @@ export interface ProxySqlFargateProps extends ProxySqlConfigOptions {
    * @default logs.RetentionDays.ONE_WEEK
    */
   readonly queryLogRetention?: logs.RetentionDays;
+}
+
+/** How `ProxySqlFargate` rotates its generated monitor secret (`monitorRotation`). */
+export interface MonitorRotationOptions {
+  /**
+   * Time between two rotations: from 4 hours to 1000 days.
+   *
+   * @default Duration.days(30)
+   */
+  readonly automaticallyAfter?: Duration;
+  /**
+   * Where Secrets Manager's rotation function runs. It calls the Secrets Manager API and signs in
+   * to the writer, so its subnets need a route to both (NAT, or a Secrets Manager interface endpoint).
+   *
+   * @default - the tasks' subnets (`vpcSubnets` of the proxy)
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
 }

@@ -11,6 +11,7 @@ import { IProxySqlEndpointProvider, IProxySqlLoadBalancerProvider, ProxySqlEndpo
 import { bootstrapDatabase } from './fargate/bootstrap';
 import { proxyConfiguration } from './fargate/configuration';
 import { proxyLoadBalancer } from './fargate/load-balancer';
+import { checkMonitorRotation, monitorSecret, monitorSecretRotation } from './fargate/monitor-rotation';
 import { suppressProxyNag } from './fargate/nag';
 import { proxyNetwork } from './fargate/network';
 import { ObservabilityFacts, proxyDashboard, proxySqlMetric, recommendedAlarms } from './fargate/observability';
@@ -66,6 +67,8 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
   public readonly adminSecret: secretsmanager.ISecret;
   /** Monitor user credentials (RDS JSON shape). */
   public readonly monitorSecret: secretsmanager.ISecret;
+  /** The monitor secret's rotation (undefined without `monitorRotation`). */
+  public readonly monitorRotation?: secretsmanager.SecretRotation;
   /**
    * Backend connections one task may open to one database server (ProxySQL `max_connections` of
    * each hostgroup row) when the most tasks run: the static share of the connection budget, which a
@@ -114,11 +117,11 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
     const backend = props.backend.bind(this);
     const bootstrapOn = props.bootstrap ?? true;
     requireBootstrapAdmin(backend, bootstrapOn);
+    checkMonitorRotation(props);
 
     this.adminSecret = props.adminSecret
       ?? generatedUserSecret(this, 'AdminSecret', 'proxysql_admin', 'ProxySQL admin interface credentials');
-    this.monitorSecret = props.monitorSecret
-      ?? generatedUserSecret(this, 'MonitorSecret', 'proxysql_monitor', 'ProxySQL monitor user credentials');
+    this.monitorSecret = props.monitorSecret ?? monitorSecret(this, props, { backend });
 
     const { budget, config, rendered, facts } = proxyConfiguration(this, props, {
       backend, sizing: size, adminSecret: this.adminSecret, monitorSecret: this.monitorSecret, bootstrapOn,
@@ -139,6 +142,9 @@ export class ProxySqlFargate extends Construct implements IProxySqlEndpointProvi
         backend, config, monitorSecret: this.monitorSecret, subnets: subnets.tasks, backendConnections: network.backendConnections,
       });
     }
+    this.monitorRotation = monitorSecretRotation(this, props, {
+      backend, secret: this.monitorSecret, taskSubnets: subnets.tasks, backendConnections: network.backendConnections,
+    });
 
     this.cluster = proxyCluster(this, props);
     const credentialsIntervalSeconds = credentialsInterval(props);

@@ -24,9 +24,10 @@ export function suppressProxyNag(scope: Construct, props: ProxySqlFargateProps):
   if (!props.adminSecret) {
     suppressNag(scope, 'AdminSecret', [{ id: 'AwsSolutions-SMG4', reason: 'Only the ProxySQL tasks use the admin credentials, and they never leave the tasks; rotate them by updating the secret and redeploying, which replaces the tasks' }]);
   }
-  if (!props.monitorSecret) {
+  // A rotated monitor secret (monitorRotation) needs no acknowledgment.
+  if (!props.monitorSecret && !props.monitorRotation) {
     const reason = (props.liveCredentials ?? true)
-      ? 'The construct attaches no rotation schedule to the monitor secret. Add one (alternating users) and the running tasks follow it live (liveCredentials, see docs/rotation.md)'
+      ? 'monitorRotation is not set. Set it and the monitor secret rotates with alternating users, which the running tasks follow live (liveCredentials, see docs/rotation.md)'
       : 'liveCredentials is off: the tasks read the monitor secret at start only, so rotate it by updating the secret and redeploying';
     suppressNag(scope, 'MonitorSecret', [{ id: 'AwsSolutions-SMG4', reason }]);
   }

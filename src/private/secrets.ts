@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -10,12 +10,17 @@ import { Construct } from 'constructs';
  */
 export const SAFE_SECRET_EXCLUDED_CHARACTERS = ' !"#$%&\'()*,/:;<=>?@[\\]^`{|}';
 
-/** A generated secret in the RDS JSON shape (`username`, `password`) that is safe for ProxySQL. */
-export function generatedUserSecret(scope: Construct, id: string, username: string, description: string): secretsmanager.Secret {
+/**
+ * A generated secret in the RDS JSON shape (`username`, `password`, and any `fields`, which may hold
+ * tokens) that is safe for ProxySQL.
+ */
+export function generatedUserSecret(
+  scope: Construct, id: string, username: string, description: string, fields: Record<string, string | number> = {},
+): secretsmanager.Secret {
   return new secretsmanager.Secret(scope, id, {
     description,
     generateSecretString: {
-      secretStringTemplate: JSON.stringify({ username }),
+      secretStringTemplate: Stack.of(scope).toJsonString({ username, ...fields }),
       generateStringKey: 'password',
       passwordLength: 32,
       excludeCharacters: SAFE_SECRET_EXCLUDED_CHARACTERS,

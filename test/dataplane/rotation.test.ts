@@ -27,7 +27,7 @@ import { randomBytes, randomUUID } from 'crypto';
 import * as path from 'path';
 import { Duration } from 'aws-cdk-lib';
 import * as mysql from 'mysql2/promise';
-import { endpointsProxyStack, pairServers, runBootstrap, secretValues, waitFor } from './topology';
+import { endpointsProxyStack, generatedTemplate, pairServers, runBootstrap, secretValues, waitFor } from './topology';
 import { GateError, LOGIN_PAUSE_MS, LOGIN_STREAK, parseTarget, RotationEvent, runStep, SETTLE_MARGIN_SECONDS } from '../../src/rotation-gate/gate';
 import { awsDependencies } from '../../src/rotation-gate/rotation-gate.lambda';
 import { ReplicatedPair, startReplicatedPair } from '../fixtures/mariadb';
@@ -90,10 +90,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   beforeAll(async () => {
     pair = await startReplicatedPair();
     sm = await SecretsManagerStandIn.start();
-    const s = endpointsProxyStack({ proxy: { credentialsRefreshInterval: Duration.seconds(INTERVAL_SECONDS) } });
+    const s = endpointsProxyStack({ proxy: { credentialsRefreshInterval: Duration.seconds(INTERVAL_SECONDS), monitorRotation: {} } });
     const secrets = secretValues(s, pair);
     appArn = await sm.create(s.ids.app, secrets[s.ids.app]);
-    monitorArn = await sm.create(s.ids.monitor, secrets[s.ids.monitor]);
+    const dbAdminArn = await sm.create(s.ids.dbAdmin, secrets[s.ids.dbAdmin]);
+    // The monitor secret as Secrets Manager generates it from the synthesized template (monitorRotation):
+    // the template's fields (the second user's name, host, port, engine, masterarn) and a password.
+    const monitor: Record<string, unknown> = {
+      ...generatedTemplate(s.template, s.ids.monitor, { [s.ids.dbAdmin]: dbAdminArn }),
+      password: secrets[s.ids.monitor].password,
+    };
+    expect(monitor).toMatchObject({ username: 'proxysql_monitor_clone', engine: 'mysql', port: 3306, masterarn: dbAdminArn });
+    secrets[s.ids.monitor] = { username: String(monitor.username), password: String(monitor.password) };
+    monitorArn = await sm.create(s.ids.monitor, monitor);
     await runBootstrap(s, pair, secrets);
     task = await startTask({
       template: s.template,
@@ -129,12 +138,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await c.end();
   }
 
-  /** As the database admin on the writer: what setSecret does for alternating users. */
-  async function setAlternating(current: string, next: string, password: string): Promise<void> {
-    const db = await mysql.createConnection({ host: pair.writer().host, port: pair.writer().port, ...pair.admin });
+  /**
+   * What setSecret does for alternating users, on the writer, as the user of the secret's
+   * `masterarn` (the monitor's: the backend's admin secret) or else the fixture's admin.
+   */
+  async function setAlternating(current: Value, next: string, password: string): Promise<void> {
+    const master = current.masterarn ? (await sm.value(current.masterarn))! : undefined;
+    const login = master ? { user: master.username, password: master.password } : pair.admin;
+    const db = await mysql.createConnection({ host: pair.writer().host, port: pair.writer().port, ...login });
     try {
       await db.query('CREATE USER IF NOT EXISTS ?@\'%\' IDENTIFIED BY ?', [next, password]);
-      const [grants] = await db.query<mysql.RowDataPacket[]>('SHOW GRANTS FOR ?@\'%\'', [current]);
+      const [grants] = await db.query<mysql.RowDataPacket[]>('SHOW GRANTS FOR ?@\'%\'', [current.username]);
       for (const g of grants) {
         const text = String(Object.values(g)[0]).split(' TO ')[0];
         await db.query(`${text} TO ?@'%'`, [next]);
@@ -179,7 +193,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
           return;
         case 'setSecret':
           if (strategy === 'single') await setSingle(pending.username, pending.password);
-          else await setAlternating(current.username, pending.username, pending.password);
+          else await setAlternating(current, pending.username, pending.password);
           return;
         case 'testSecret': {
           const { host, port } = pair.writer();

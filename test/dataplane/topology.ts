@@ -107,6 +107,17 @@ export function secretValues(
 }
 
 /**
+ * The fields a generated secret starts with: its `SecretStringTemplate` from the synthesized
+ * template, evaluated with `refs` (logical id → value, e.g. another secret's ARN on the stand-in).
+ */
+export function generatedTemplate(template: Record<string, any>, secretId: string, refs: Record<string, string> = {}): Record<string, unknown> {
+  const secret = template.Resources[secretId];
+  if (secret?.Type !== 'AWS::SecretsManager::Secret') throw new Error(`${secretId} is not a secret of the template`);
+  const text = evaluateCfn(secret.Properties.GenerateSecretString.SecretStringTemplate, (ref) => refs[ref]);
+  return JSON.parse(String(text));
+}
+
+/**
  * Run the real bootstrap handler with the custom resource's synthesized properties (the writer's
  * address → the fixture) against the pair's writer, as CloudFormation would on Create.
  */

@@ -72,3 +72,14 @@ describe('cdk-nag AwsSolutions with the application secret rotating', () => {
       .toEqual(['Rotating/Db/Cluster/Secret/Resource', 'Rotating/Proxy/AdminSecret/Resource', 'Rotating/Proxy/MonitorSecret/Resource']);
   });
 });
+
+describe('cdk-nag AwsSolutions with the monitor secret rotating', () => {
+  test('GIVEN monitorRotation and appUserRotation WHEN checked THEN no unsuppressed finding remains, and only the admin and master secrets keep SMG4 acknowledgments', () => {
+    const stack = new Stack(new App(), 'Rotating');
+    const { proxy } = referenceTopology(stack, { monitorRotation: {} }, { appUserRotation: AppUserRotation.alternatingUsers() });
+    expect(findings(stack)).toEqual([]);
+    expect(acknowledgments(stack).filter((a) => a.construct === proxy.monitorSecret.node.defaultChild)).toEqual([]);
+    expect(acknowledgments(stack).filter((a) => a.id === 'AwsSolutions-SMG4').map((a) => a.construct.node.path).sort())
+      .toEqual(['Rotating/Db/Cluster/Secret/Resource', 'Rotating/Proxy/AdminSecret/Resource']);
+  });
+});
